@@ -1,0 +1,1 @@
+"""sipgate SMS for Slack: send SMS through a company's sipgate account with ``/sms``."""
