@@ -1,0 +1,57 @@
+"""``python -m bot`` (serve), ``python -m bot check``, ``python -m bot demo``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from dotenv import load_dotenv
+
+from bot.check import run_check
+from bot.demo import run_demo
+from bot.logs import configure_logging
+from bot.runtime import StartupError
+from bot.service import serve
+from bot.settings import SettingsError, load_settings
+
+USAGE = """usage: python -m bot [serve|check|demo]
+  serve  run the bot (the default): HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN
+  check  check a real configuration against Slack and sipgate, and say how to fix it
+  demo   run the whole flow offline with a sipgate sandbox and a local Slack stand-in"""
+
+
+def main(argv: Sequence[str]) -> int:
+    """Dispatch the sub-command; the return value is the exit code."""
+    command = argv[0] if argv else "serve"
+    if command in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    if command == "demo":
+        return asyncio.run(run_demo())
+    load_dotenv(override=False)  # the environment wins over .env
+    if command == "check":
+        return asyncio.run(run_check(os.environ))
+    if command == "serve":
+        return _serve()
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
+def _serve() -> int:
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secret_values())
+    try:
+        return asyncio.run(serve(settings))
+    except StartupError as error:
+        print(f"The bot cannot start: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,140 @@
+"""``python -m bot check``: try the real configuration and say what to fix, never a secret."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TextIO
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.runtime import sipgate_auth
+from bot.settings import Settings, SettingsError, load_settings, service_problems
+from bot.sipgate import (
+    SipgateAuthError,
+    SipgateClient,
+    SipgateError,
+    SipgateForbidden,
+    SmsExtension,
+)
+from bot.store import open_ledger, redact_url
+from bot.store.url import database_url_for
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    text: str
+
+    def __str__(self) -> str:
+        return f"{'✓' if self.ok else '✗'} {self.text}"
+
+
+async def run_check(environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
+    """Print every finding; exit code 1 when anything needs fixing."""
+    try:
+        settings = load_settings(environ, require_service=False)
+    except SettingsError as error:
+        print(error, file=out)
+        return 2
+    findings = [Finding(False, problem) for problem in service_problems(settings)]
+    findings += [await check_slack(settings), *await check_sipgate(settings)]
+    findings.append(await check_database(settings))
+    for finding in findings:
+        print(finding, file=out)
+    return 0 if all(finding.ok for finding in findings) else 1
+
+
+async def check_slack(settings: Settings) -> Finding:
+    """``auth.test`` with the bot token."""
+    if not settings.slack_bot_token:
+        return Finding(False, "Slack: skipped, SLACK_BOT_TOKEN is not set")
+    client = AsyncWebClient(token=settings.slack_bot_token.value, base_url=settings.slack_api_url)
+    try:
+        response = await client.auth_test()
+    except SlackApiError as error:
+        code = error.response.get("error")
+        return Finding(
+            False,
+            f"Slack rejected SLACK_BOT_TOKEN ({code}): copy the Bot User"
+            " OAuth Token (xoxb-…) from OAuth & Permissions",
+        )
+    except OSError as error:
+        return Finding(False, f"Slack: cannot reach {settings.slack_api_url} ({error})")
+    return Finding(True, f"Slack: connected as {response.get('user')} in {response.get('team')}")
+
+
+async def check_sipgate(settings: Settings) -> list[Finding]:
+    """userinfo, then the SMS extensions; 401/403 name the token or its missing scope."""
+    if not (settings.sipgate_oauth_token or settings.sipgate_token):
+        return [Finding(False, "sipgate: skipped, no credentials")]
+    async with SipgateClient(
+        base_url=settings.sipgate_api_url,
+        auth=sipgate_auth(settings),
+        timeout=settings.sipgate_timeout,
+    ) as sipgate:
+        try:
+            user = await sipgate.userinfo()
+            extensions = await sipgate.sms_extensions(user.sub)
+        except SipgateError as error:
+            return [_sipgate_failure(error)]
+    return _extension_findings(settings, user.sub, extensions)
+
+
+def _sipgate_failure(error: SipgateError) -> Finding:
+    if isinstance(error, SipgateAuthError):
+        return Finding(
+            False,
+            "sipgate rejected the credentials (401): check SIPGATE_TOKEN_ID and"
+            " SIPGATE_TOKEN (or SIPGATE_OAUTH_TOKEN)",
+        )
+    if isinstance(error, SipgateForbidden):
+        return Finding(
+            False,
+            "sipgate refused GET /{userId}/sms (403): give the personal access"
+            " token the sms:read scope (and sessions:sms:write to send)",
+        )
+    return Finding(False, f"sipgate: {error.explanation}")
+
+
+def _extension_findings(
+    settings: Settings, sub: str, extensions: list[SmsExtension]
+) -> list[Finding]:
+    if not extensions:
+        return [
+            Finding(
+                False,
+                f"sipgate user {sub} has no SMS extension: Web SMS is not booked"
+                " for this user; book it or use a token of a user who has it",
+            )
+        ]
+    ids = ", ".join(
+        f"{e.id} ({e.alias or 'no alias'}, sender {e.caller_id or '?'})" for e in extensions
+    )
+    findings = [Finding(True, f"sipgate: user {sub}, SMS extensions: {ids}")]
+    configured = settings.sipgate_sms_id
+    if configured and configured not in {extension.id for extension in extensions}:
+        findings.append(
+            Finding(
+                False,
+                f"SIPGATE_SMS_ID={configured} is not one of the"
+                " extensions above; fix it or leave it unset",
+            )
+        )
+    return findings
+
+
+async def check_database(settings: Settings) -> Finding:
+    """Open (and migrate) the database the bot would use."""
+    where = redact_url(database_url_for(settings.database_url))
+    try:
+        ledger = await open_ledger(settings.database_url)
+    except (OSError, SQLAlchemyError, ValueError) as error:
+        return Finding(
+            False, f"database {where}: cannot open it ({type(error).__name__}); check DATABASE_URL"
+        )
+    await ledger.close()
+    return Finding(True, f"database {where}: ready")

@@ -1,0 +1,146 @@
+"""``python -m bot demo``: the whole flow offline, printed as Slack would show it.
+
+The real bot (the same ``Runtime`` and HTTP endpoint as production) runs against a local Slack
+stand-in and a sipgate sandbox; Slack's requests are signed like Slack signs them. No account,
+no network, nothing to configure.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from datetime import timedelta
+from typing import TextIO
+
+import aiohttp
+
+from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
+from bot.sandbox.sipgate import Scripted
+from bot.sandbox.slack_requests import modal_state
+from bot.logs import configure_logging
+from bot.sandbox.slack import poll_until
+from bot.slack.messages import CANCEL_ACTION
+
+NUMBER = "+49 151 12345678"
+
+
+class Demo:
+    """Drives a sandboxed bot through the scenes of the demo and narrates them."""
+
+    def __init__(self, sandbox: Sandbox, clock: ManualClock, http: aiohttp.ClientSession,
+                 out: TextIO) -> None:
+        self.sandbox, self.clock, self.http, self.out = sandbox, clock, http, out
+        self.slack, self.sipgate = sandbox.slack, sandbox.sipgate
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out)
+
+    async def send(self, body: str) -> str:
+        """POST a signed request to the bot's real /slack/events; the ack body."""
+        response = await self.sandbox.post(self.http, body)
+        async with response:
+            return await response.text()
+
+    async def until(self, request_id: int, state: str, replies: int = 1) -> None:
+        """Wait until SMS #id's parent shows ``state`` and its thread has ``replies`` replies."""
+
+        def done() -> bool:
+            messages = self.slack.messages("C_GENERAL")
+            parent = next((m for m in messages if m.text.startswith(f"SMS #{request_id} ")), None)
+            if parent is None or state not in parent.text:
+                return False
+            return sum(m.thread_ts == parent.ts for m in messages) >= replies
+
+        await poll_until(done, 5.0, lambda: f"SMS #{request_id} never reached {state!r}")
+
+    async def quick_send(self) -> None:
+        self.say(f"▶ alice types: /sms {NUMBER} Your technician arrives at 3pm")
+        await self.send(self.sandbox.command_body(f"{NUMBER} Your technician arrives at 3pm"))
+        await self.until(1, "accepted")
+
+    async def modal_send(self) -> None:
+        self.say("▶ alice types: /sms   (opens the form)")
+        await self.send(self.sandbox.command_body(""))
+        await self.slack.wait_for("views.open", 1)
+        self.say("▶ alice submits the form with To = “0170 12” and Message = “Meeting moved”")
+        ack = await self.send(self.sandbox.submission_body(
+            modal_state(to="0170 12", message="Meeting moved to 4pm")))
+        for block, error in json.loads(ack).get("errors", {}).items():
+            self.say(f"  the form stays open; under “{block}” Slack shows: {error}")
+        self.say("▶ alice corrects To to “0170 1234567” and submits again")
+        await self.send(self.sandbox.submission_body(
+            modal_state(to="0170 1234567", message="Meeting moved to 4pm")))
+        await self.until(2, "accepted")
+
+    async def scheduled_send(self) -> None:
+        await self._schedule("Reminder: your appointment is tomorrow", view_id="V2", minutes=30)
+        await self.until(3, "scheduled")
+        self.say("▶ 31 minutes later the bot's scheduler finds it due and sends it")
+        self.clock.advance(timedelta(minutes=31))
+        await self._run_scheduler()
+        await self.until(3, "accepted", replies=2)
+
+    async def cancelled_send(self) -> None:
+        await self._schedule("Please call us back", view_id="V3", minutes=120)
+        await self.until(4, "scheduled")
+        self.say("▶ alice clicks Cancel on SMS #4")
+        await self.send(self.sandbox.click_body(CANCEL_ACTION, "4"))
+        await self.until(4, "cancelled", replies=2)
+
+    async def failed_send(self) -> None:
+        self.say("▶ the sipgate account runs out of credit; alice sends another SMS")
+        self.sipgate.script_send(Scripted(status=402))
+        await self.send(self.sandbox.command_body(f"{NUMBER} Your parcel is here"))
+        await self.until(5, "failed")
+
+    async def denied_send(self) -> None:
+        self.say(f"▶ mallory (not on the allowlist) types: /sms {NUMBER} hi")
+        await self.send(self.sandbox.command_body(f"{NUMBER} hi", user="U_MALLORY"))
+        await poll_until(lambda: any("not allowed" in str(p.body) for p in self.slack.responses),
+                         5.0, lambda: "mallory was never told")
+
+    async def _schedule(self, message: str, *, view_id: str, minutes: int) -> None:
+        self.say(f"▶ alice uses the form to schedule “{message}” in {minutes} minutes")
+        await self.send(self.sandbox.command_body(""))
+        await self.slack.wait_for("views.open", 2 if view_id == "V2" else 3)
+        state = modal_state(to=NUMBER, message=message, when=in_minutes(self.clock, minutes))
+        await self.send(self.sandbox.submission_body(state, view_id=view_id))
+
+    async def _run_scheduler(self) -> None:
+        scheduler = self.sandbox.runtime.scheduler
+        if scheduler is not None:
+            await scheduler.run_once()
+            await scheduler.stop()
+
+
+async def run_demo(out: TextIO = sys.stdout) -> int:
+    """Run every scene and print the conversation; 0 when the whole flow worked."""
+    configure_logging("ERROR")  # the demo prints the conversation, not the bot's log
+    clock = ManualClock()
+    fakes = await Fakes.start()
+    with tempfile.TemporaryDirectory() as folder:
+        sandbox = await Sandbox.start(fakes, clock=clock, run_scheduler=False,
+                                      DATABASE_URL=f"sqlite:///{folder}/demo.db",
+                                      SMS_ALLOWED_USERS="U_ALICE", SMS_ADMINS="U_BOB")
+        try:
+            await sandbox.serve_http()
+            async with aiohttp.ClientSession() as http:
+                await _scenes(Demo(sandbox, clock, http, out))
+        finally:
+            await sandbox.close()
+            await fakes.close()
+    return 0
+
+
+async def _scenes(demo: Demo) -> None:
+    demo.say("sipgate SMS for Slack — offline demo (local Slack stand-in, sipgate sandbox)\n")
+    for scene in (demo.quick_send, demo.modal_send, demo.scheduled_send, demo.cancelled_send,
+                  demo.failed_send, demo.denied_send):
+        await scene()
+    demo.say("\n──── What people see in Slack ────")
+    demo.say(demo.slack.transcript())
+    demo.say("──── What reached sipgate ────")
+    for post in demo.sipgate.sms_posts:
+        body = post.json if isinstance(post.json, dict) else {}
+        demo.say(f"POST /sessions/sms {json.dumps({k: body.get(k) for k in sorted(body)})}")

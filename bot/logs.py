@@ -1,0 +1,69 @@
+"""Logging: one line per event, phone numbers masked, secrets and message text kept out.
+
+Every record goes through ``OneLineFormatter``, which appends the record's ``extra`` fields as
+``key=value`` and then masks anything that looks like a phone number and every configured
+secret — in our lines and in library lines alike. Library loggers that would print whole
+request bodies at DEBUG (and so message text) are held at INFO whatever ``LOG_LEVEL`` says.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+from bot.phone import mask_number
+
+_NUMBER = re.compile(r"(?<![\w.])\+?\d[\d ()/-]{7,}\d")
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_CHATTY = (
+    "slack_sdk",
+    "slack_bolt",
+    "bot.bolt",
+    "aiohttp",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "asyncio",
+    "urllib3",
+)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    digits = re.sub(r"[^\d+]", "", match.group(0))
+    return mask_number(digits) if len(digits) >= 8 else match.group(0)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask phone numbers and remove secrets from a finished log line."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return _NUMBER.sub(_mask_match, text)
+
+
+class OneLineFormatter(logging.Formatter):
+    """``time level logger message key=value…`` on one line, redacted."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+        self._secrets = tuple(secret for secret in secrets if len(secret) >= 6)
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if extras:
+            line += " " + " ".join(f"{key}={value}" for key, value in sorted(extras.items()))
+        return redact(line.replace("\n", " ⏎ "), self._secrets)
+
+
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Send every log line to stderr through the redacting one-line formatter."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLineFormatter(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))

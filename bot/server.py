@@ -1,0 +1,121 @@
+"""The HTTP side: ``POST /slack/events``, ``GET /healthz``, ``GET /metrics``; Socket Mode.
+
+Requests are checked in this order: a missing, wrong or stale signature → 401 and nothing
+happens; a signed body Bolt cannot read → 400; everything else goes to the Bolt app, whose
+listeners ack first and work afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.metrics import METRICS
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024  # Slack's largest payload (a view) is far below this
+Health = Callable[[], Awaitable[bool]]
+
+
+class SlackEndpoint:
+    """Serves Slack's requests to the Bolt app and reports health."""
+
+    def __init__(self, runtime: Runtime, connected: Health | None = None) -> None:
+        self.runtime = runtime
+        self.stopping = False
+        self._connected = connected
+        self._verifier = SignatureVerifier(runtime.settings.slack_signing_secret.value)
+
+    async def events(self, request: web.Request) -> web.Response:
+        """Slack's Request URL for commands and interactivity."""
+        if self.stopping:
+            return web.json_response({"error": "shutting down"}, status=503)
+        started = time.perf_counter()
+        body = await request.text()
+        if not self._verifier.is_valid_request(body, dict(request.headers)):
+            log.warning("rejected a request with a bad or stale signature")
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_request = _bolt_request(body, request)
+        if bolt_request is None:
+            return web.json_response({"error": "malformed request"}, status=400)
+        METRICS.requests.labels(kind=_kind(bolt_request.body)).inc()
+        response = await self.runtime.app.async_dispatch(bolt_request)
+        METRICS.ack_latency.observe(time.perf_counter() - started)
+        return await to_aiohttp_response(response)
+
+    async def healthz(self, _: web.Request) -> web.Response:
+        """200 while the bot takes work; 503 when stopping or Socket Mode is disconnected."""
+        if self.stopping:
+            return web.json_response({"status": "stopping"}, status=503)
+        if self._connected is not None and not await self._connected():
+            return web.json_response({"status": "disconnected"}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def metrics(self, _: web.Request) -> web.Response:
+        body = METRICS.render()
+        return web.Response(body=body, headers={"Content-Type": METRICS.content_type})
+
+
+def _bolt_request(body: str, request: web.Request) -> AsyncBoltRequest | None:
+    """Bolt's view of the request; None when the signed body is not a Slack payload."""
+    try:
+        bolt_request = AsyncBoltRequest(
+            body=body, query=request.query_string, headers=dict(request.headers)
+        )
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+    parsed: Any = bolt_request.body
+    if not isinstance(parsed, dict) or not (parsed.get("command") or parsed.get("type")):
+        return None
+    return bolt_request
+
+
+def _kind(body: dict[str, Any]) -> str:
+    return "command" if body.get("command") else str(body.get("type", "other"))[:32]
+
+
+def build_web_app(endpoint: SlackEndpoint, *, slack_routes: bool = True) -> web.Application:
+    """The aiohttp application; Socket Mode serves only health and metrics."""
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    if slack_routes:
+        web_app.router.add_post("/slack/events", endpoint.events)
+    web_app.router.add_get("/healthz", endpoint.healthz)
+    web_app.router.add_get("/metrics", endpoint.metrics)
+    return web_app
+
+
+async def start_site(
+    web_app: web.Application,
+    port: int,
+    host: str = "0.0.0.0",  # noqa: S104
+) -> web.AppRunner:
+    """Listen on ``host:port``; the runner is cleaned up by the caller."""
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port a site listens on (useful with port 0)."""
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        for sock in sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("the site is not listening")
+
+
+async def wait_forever() -> None:
+    """Sleep until cancelled (by the signal handler in ``bot.service``)."""
+    await asyncio.Event().wait()

@@ -1,0 +1,28 @@
+"""The Bolt app: built by a factory from its dependencies, never from the environment."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.commands import register_commands
+from bot.slack.compose import register_compose
+from bot.slack.deps import Deps
+
+log = logging.getLogger(__name__)
+
+
+def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
+    """An AsyncApp with the ``/sms`` command, the compose modal and the Cancel button."""
+    app = AsyncApp(
+        client=client,
+        signing_secret=deps.settings.slack_signing_secret.value,
+        logger=logging.getLogger("bot.bolt"),
+        # Slack must get an answer within 3 s: listeners ack first and work afterwards.
+        process_before_response=False,
+    )
+    register_commands(app, deps)
+    register_compose(app, deps)
+    return app

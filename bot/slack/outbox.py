@@ -1,0 +1,128 @@
+"""Thin Slack output: post, update, respond, DM — with the errors that mean "can't post here"."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.slack.messages import SlackMessage
+
+log = logging.getLogger(__name__)
+
+TZ_CACHE_SECONDS = 600.0
+DEFAULT_TZ = ZoneInfo("UTC")
+
+
+#: What a failed Slack call can raise; every one of them means "use the fallback".
+SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError)
+
+
+def _failure_code(error: Exception) -> str:
+    """The Slack error code (``not_in_channel``…) or the exception's type name."""
+    if isinstance(error, SlackApiError):
+        data: Any = error.response.data if error.response is not None else None
+        return str(data.get("error")) if isinstance(data, dict) else "unknown_error"
+    return type(error).__name__
+
+
+class SlackOutbox:
+    """Everything the bot sends to Slack outside of an ack."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._zones: dict[str, tuple[float, ZoneInfo]] = {}
+
+    async def post(
+        self, channel: str, message: SlackMessage, thread_ts: str | None = None
+    ) -> str | None:
+        """Post a message; its ts, or None when the bot cannot post there."""
+        try:
+            response = await self._client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+                **message.as_kwargs(),
+            )
+        except SLACK_FAILURES as error:
+            self._failed("chat.postMessage", channel, error)
+            return None
+        return str(response["ts"])
+
+    async def update(self, channel: str, ts: str, message: SlackMessage) -> bool:
+        """Replace a message the bot posted earlier."""
+        try:
+            await self._client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
+        except SLACK_FAILURES as error:
+            self._failed("chat.update", channel, error)
+            return False
+        return True
+
+    async def dm(self, user_id: str, message: SlackMessage) -> bool:
+        """A direct message from the bot to a person (the app's Messages tab)."""
+        return await self.post(user_id, message) is not None
+
+    async def respond(self, response_url: str, message: SlackMessage) -> bool:
+        """An ephemeral message through a response_url (works where the bot is no member)."""
+        webhook = AsyncWebhookClient(
+            response_url, session=self._client.session, timeout=self._client.timeout
+        )
+        try:
+            response = await webhook.send(response_type="ephemeral", **message.as_kwargs())
+        except (TimeoutError, aiohttp.ClientError) as error:
+            self._failed("response_url", None, error)
+            return False
+        if response.status_code != 200:
+            log.warning("response_url refused", extra={"status": response.status_code})
+        return response.status_code == 200
+
+    async def ephemeral(self, channel: str, user_id: str, message: SlackMessage) -> bool:
+        """An ephemeral message in a conversation, visible to one person."""
+        try:
+            await self._client.chat_postEphemeral(
+                channel=channel, user=user_id, **message.as_kwargs()
+            )
+        except SLACK_FAILURES as error:
+            self._failed("chat.postEphemeral", channel, error)
+            return False
+        return True
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str | None:
+        """Open a modal; the Slack error code when it could not be opened."""
+        try:
+            await self._client.views_open(trigger_id=trigger_id, view=view)
+        except SLACK_FAILURES as error:
+            return self._failed("views.open", None, error)
+        return None
+
+    async def timezone(self, user_id: str) -> ZoneInfo:
+        """The person's Slack time zone (users.info ``tz``), cached for minutes."""
+        cached = self._zones.get(user_id)
+        if cached and time.monotonic() - cached[0] < TZ_CACHE_SECONDS:
+            return cached[1]
+        zone = await self._fetch_zone(user_id)
+        self._zones[user_id] = (time.monotonic(), zone)
+        return zone
+
+    async def _fetch_zone(self, user_id: str) -> ZoneInfo:
+        try:
+            response = await self._client.users_info(user=user_id)
+            return ZoneInfo(str(response["user"]["tz"]))
+        except (SlackApiError, KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+            log.warning("no time zone for user; using UTC", extra={"user": user_id})
+            return DEFAULT_TZ
+
+    def _failed(self, method: str, channel: str | None, error: Exception) -> str:
+        code = _failure_code(error)
+        log.warning(
+            "slack call failed", extra={"method": method, "channel": channel, "error": code}
+        )
+        return code

@@ -1,0 +1,256 @@
+"""The statements behind ``SqlLedger``: SQLAlchemy Core, the same on SQLite and PostgreSQL.
+
+Every function takes a connection inside a transaction the caller opened; none commits.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeAlias
+
+from sqlalchemy import ColumnElement, Row, exists, func, insert, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.records import UNCOUNTED_STATES, RequestDraft, SendRecord, SmsRequest, State
+from bot.store.base import Usage
+from bot.store.schema import events, requests, sends
+
+HOUR = timedelta(hours=1)
+
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+
+_UNCOUNTED = sorted(UNCOUNTED_STATES)
+
+SEND_COLUMNS = (
+    sends.c.id,
+    sends.c.request_id,
+    sends.c.recipient,
+    sends.c.state,
+    sends.c.sipgate_status,
+    sends.c.error_kind,
+    sends.c.updated_at,
+)
+
+EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.at, events.c.detail)
+
+
+async def usage(conn: AsyncConnection, user_id: str, at: datetime) -> Usage:
+    """The user's counted sends requested in ``(at - 1h, at]``."""
+    counted = select(func.count(), func.min(sends.c.requested_at)).where(
+        sends.c.user_id == user_id,
+        sends.c.requested_at > at - HOUR,
+        sends.c.requested_at <= at,
+        sends.c.state.not_in(_UNCOUNTED),
+    )
+    count, oldest = (await conn.execute(counted)).one()
+    return Usage(count=count, next_free_at=None if oldest is None else oldest + HOUR)
+
+
+async def request_id_for(conn: AsyncConnection, interaction_key: str) -> int | None:
+    stmt = select(requests.c.id).where(requests.c.interaction_key == interaction_key)
+    found: int | None = await conn.scalar(stmt)
+    return found
+
+
+async def insert_request(conn: AsyncConnection, draft: RequestDraft, now: datetime) -> int | None:
+    """Insert the request; None if its interaction key is already stored (nothing written).
+
+    ``ON CONFLICT DO NOTHING`` leans on the unique constraint, so two instances racing with
+    the same key cannot both insert, and the loser's transaction stays usable.
+    """
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        dialect_insert(requests)
+        .values(**_request_values(draft), created_at=now)
+        .on_conflict_do_nothing(index_elements=[requests.c.interaction_key])
+        .returning(requests.c.id)
+    )
+    inserted: int | None = await conn.scalar(stmt)
+    return inserted
+
+
+async def insert_sends(
+    conn: AsyncConnection,
+    request_id: int,
+    draft: RequestDraft,
+    state: State,
+    now: datetime,
+    detail: str | None = None,
+) -> list[SendRecord]:
+    """One send per recipient, in the order typed, each with its creation event."""
+    rows = [
+        {
+            "request_id": request_id,
+            "recipient": recipient,
+            "state": state,
+            "updated_at": now,
+            "claimed_at": now if state is State.SENDING else None,
+            "user_id": draft.user_id,
+            "requested_at": draft.requested_at,
+            "due_at": draft.send_at if state is State.SCHEDULED else None,
+        }
+        for recipient in draft.recipients
+    ]
+    stmt = insert(sends).returning(*SEND_COLUMNS, sort_by_parameter_order=True)
+    created = [to_send(row) for row in await conn.execute(stmt, rows)]
+    await add_events(conn, (send.id for send in created), state, now, detail)
+    return created
+
+
+async def transition(
+    conn: AsyncConnection,
+    where: ColumnElement[bool],
+    state: State,
+    at: datetime,
+    *,
+    detail: str | None = None,
+    **values: Any,
+) -> list[SendRecord]:
+    """Move the sends matching ``where`` to ``state`` (one UPDATE … RETURNING) with events."""
+    stmt = (
+        update(sends)
+        .where(where)
+        .values(state=state, updated_at=at, **values)
+        .returning(*SEND_COLUMNS)
+    )
+    changed = sorted((to_send(row) for row in await conn.execute(stmt)), key=lambda s: s.id)
+    await add_events(conn, (send.id for send in changed), state, at, detail)
+    return changed
+
+
+async def add_events(
+    conn: AsyncConnection, send_ids: Iterable[int], state: State, at: datetime, detail: str | None
+) -> None:
+    rows = [{"send_id": i, "state": state, "at": at, "detail": detail} for i in send_ids]
+    if rows:
+        await conn.execute(insert(events), rows)
+
+
+def due_ids(now: datetime, limit: int) -> Any:
+    """Ids of up to ``limit`` due scheduled sends, oldest first, skipping rows others lock.
+
+    A materialised CTE, not a plain ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: as a
+    semi-join PostgreSQL may rescan that subquery for each row it updates, and a rescan skips
+    the rows this very statement has just updated and takes the next ones, claiming more than
+    ``limit``. A materialised CTE runs once.
+    """
+    due = sends.alias("due")
+    locked = (
+        select(due.c.id)
+        .where(due.c.state == State.SCHEDULED, due.c.due_at <= now)
+        .order_by(due.c.due_at, due.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL; on SQLite there is one writer anyway
+        .cte("due_ids")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return select(locked.c.id)
+
+
+def listed_ids(user_id: str, recent: int) -> Any:
+    """Ids of the user's requests with a scheduled send plus their ``recent`` latest others."""
+    mine = requests.alias("mine")
+    waiting = exists().where(sends.c.request_id == mine.c.id, sends.c.state == State.SCHEDULED)
+    scheduled = select(mine.c.id).where(mine.c.user_id == user_id, waiting)
+    latest = (
+        select(mine.c.id)
+        .where(mine.c.user_id == user_id, ~waiting)
+        .order_by(mine.c.id.desc())
+        .limit(recent)
+        .subquery()
+    )
+    return union_all(scheduled, select(latest.c.id))
+
+
+async def load_requests(conn: AsyncConnection, where: ColumnElement[bool]) -> list[SmsRequest]:
+    """The requests matching ``where``, newest first, each with all its sends (two queries)."""
+    stmt = select(requests).where(where).order_by(requests.c.id.desc())
+    rows = (await conn.execute(stmt)).all()
+    if not rows:
+        return []
+    of_rows = sends.c.request_id.in_([row.id for row in rows])
+    found = await conn.execute(select(*SEND_COLUMNS).where(of_rows).order_by(sends.c.id))
+    return group(rows, [to_send(row) for row in found])
+
+
+async def with_requests(conn: AsyncConnection, changed: list[SendRecord]) -> list[SmsRequest]:
+    """Wrap sends in their requests (oldest request first), each carrying only these sends."""
+    if not changed:
+        return []
+    ids = sorted({send.request_id for send in changed})
+    stmt = select(requests).where(requests.c.id.in_(ids)).order_by(requests.c.id)
+    return group((await conn.execute(stmt)).all(), changed)
+
+
+def group(rows: Sequence[AnyRow], all_sends: Iterable[SendRecord]) -> list[SmsRequest]:
+    by_request: defaultdict[int, list[SendRecord]] = defaultdict(list)
+    for send in all_sends:
+        by_request[send.request_id].append(send)
+    return [to_request(row, by_request[row.id]) for row in rows]
+
+
+def to_send(row: AnyRow) -> SendRecord:
+    return SendRecord(
+        id=row.id,
+        request_id=row.request_id,
+        recipient=row.recipient,
+        state=row.state,
+        sipgate_status=row.sipgate_status,
+        error_kind=row.error_kind,
+        updated_at=row.updated_at,
+    )
+
+
+def to_request(row: AnyRow, its_sends: Iterable[SendRecord]) -> SmsRequest:
+    values = {name: getattr(row, name) for name in _REQUEST_FIELDS}
+    return SmsRequest(id=row.id, **values, sends=tuple(its_sends))
+
+
+def new_request(request_id: int, draft: RequestDraft, created: list[SendRecord]) -> SmsRequest:
+    """The stored request as ``load_requests`` would read it, without reading it back."""
+    return SmsRequest(id=request_id, **_request_values(draft), sends=tuple(created))
+
+
+_REQUEST_FIELDS = (
+    "interaction_key",
+    "team_id",
+    "user_id",
+    "channel_id",
+    "response_url",
+    "message",
+    "sms_id",
+    "segments",
+    "requested_at",
+    "send_at",
+    "scheduler",
+    "status_channel",
+    "status_ts",
+)
+
+
+def _request_values(draft: RequestDraft) -> dict[str, Any]:
+    """The request columns for a draft (times in UTC, as they are read back)."""
+    return {
+        "interaction_key": draft.interaction_key,
+        "team_id": draft.team_id,
+        "user_id": draft.user_id,
+        "channel_id": draft.channel_id,
+        "response_url": draft.response_url,
+        "message": draft.message,
+        "sms_id": draft.sms_id,
+        "segments": draft.segments,
+        "requested_at": _utc(draft.requested_at),
+        "send_at": None if draft.send_at is None else _utc(draft.send_at),
+        "scheduler": draft.scheduler,
+        "status_channel": None,
+        "status_ts": None,
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("the ledger stores timezone-aware datetimes only")
+    return moment.astimezone(UTC)

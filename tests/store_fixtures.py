@@ -1,0 +1,101 @@
+"""Ledger fixtures: every test that uses them runs on SQLite and on PostgreSQL.
+
+PostgreSQL is ``TEST_DATABASE_URL`` (default: the local server). Each test starts from an empty
+database: the ledger's tables are dropped before it opens. If PostgreSQL cannot be reached the
+postgres variant is skipped locally and fails when ``CI`` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import NoReturn
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.store import SqlLedger, database_url_for, open_ledger, redact_url
+from bot.store.schema import metadata
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+OpenLedger = Callable[[], Awaitable[SqlLedger]]
+
+
+class FakeClock:
+    """The ledger's clock, moved by hand (starts at the current second)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def ledger_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def ledger_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> str:
+    """A ``DATABASE_URL`` (as people write it) for an empty database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{os.path.join(tmp_path, 'ledger.db')}"
+    await _drop_ledger_tables(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+async def open_ledgers(ledger_url: str, ledger_clock: FakeClock) -> AsyncIterator[OpenLedger]:
+    """Open another ledger (another engine: another instance) on the same database."""
+    opened: list[SqlLedger] = []
+
+    async def open_one() -> SqlLedger:
+        opened.append(await open_ledger(ledger_url, clock=ledger_clock))
+        return opened[-1]
+
+    yield open_one
+    for ledger in opened:
+        await ledger.close()
+
+
+@pytest.fixture
+async def ledger(open_ledgers: OpenLedger) -> SqlLedger:
+    return await open_ledgers()
+
+
+async def _drop_ledger_tables(url: str) -> None:
+    engine = create_async_engine(
+        database_url_for(url), poolclass=NullPool, connect_args={"timeout": 5}
+    )
+    try:
+        conn = await _connect(engine, url)
+        try:
+            await conn.run_sync(metadata.drop_all)
+            await conn.commit()
+        finally:
+            await conn.close()
+    finally:
+        await engine.dispose()
+
+
+async def _connect(engine: AsyncEngine, url: str) -> AsyncConnection:
+    try:
+        return await engine.connect()
+    except (OSError, DBAPIError) as exc:
+        _unreachable(url, exc)
+
+
+def _unreachable(url: str, exc: Exception) -> NoReturn:
+    why = f"PostgreSQL at {redact_url(url)} is unreachable ({type(exc).__name__}: {exc})"
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+        pytest.fail(why)
+    pytest.skip(why)

@@ -1,0 +1,321 @@
+"""Reading the text after /sms (PRODUCT.md §2.1): keywords, recipients first, message after."""
+
+import phonenumbers
+import pytest
+
+from bot.command import (
+    CancelCommand,
+    ComposeCommand,
+    HelpCommand,
+    ListCommand,
+    SendCommand,
+    parse_command,
+)
+from bot.phone import parse_number
+
+
+def e164s(command: object) -> list[str]:
+    assert isinstance(command, SendCommand)
+    return [number.e164 for number in command.recipients]
+
+
+# --- keywords ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\t  "])
+def test_empty_text_opens_empty_modal(text: str) -> None:
+    assert parse_command(text, "DE") == ComposeCommand()
+
+
+@pytest.mark.parametrize("text", ["help", "HELP", " Help ", "help me"])
+def test_help(text: str) -> None:
+    assert parse_command(text, "DE") == HelpCommand()
+
+
+@pytest.mark.parametrize("text", ["list", "LIST", " list\n"])
+def test_list(text: str) -> None:
+    assert parse_command(text, "DE") == ListCommand()
+
+
+def test_list_with_arguments_explains_usage() -> None:
+    command = parse_command("list everything", "DE")
+    assert isinstance(command, HelpCommand)
+    assert command.problem is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "request_id"),
+    [("cancel 12", 12), ("cancel #12", 12), ("Cancel   #7 ", 7), ("CANCEL 100000", 100000)],
+)
+def test_cancel(text: str, request_id: int) -> None:
+    assert parse_command(text, "DE") == CancelCommand(request_id)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cancel",
+        "cancel abc",
+        "cancel #",
+        "cancel 0",
+        "cancel -3",
+        "cancel 12 13",
+        "cancel # 12",
+        "cancel ١٢",
+        "cancel 1234567890123456789012",
+    ],
+)
+def test_cancel_without_a_valid_id_explains_usage(text: str) -> None:
+    command = parse_command(text, "DE")
+    assert isinstance(command, HelpCommand)
+    assert command.problem is not None
+    assert "cancel 12" in command.problem
+
+
+# --- one recipient ----------------------------------------------------------------------------
+
+
+def test_quick_send_international_mobile() -> None:
+    command = parse_command("+49 151 12345678 Your technician arrives at 3pm", "DE")
+    assert command == SendCommand(
+        (parse_number("+4915112345678", "DE"),), "Your technician arrives at 3pm"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "e164"),
+    [
+        ("0170 1234567 Hallo", "+491701234567"),
+        ("0049 151 12345678 Hallo", "+4915112345678"),
+        ("(0151) 123-45678 Hallo", "+4915112345678"),
+        ("0151/12345678 Hallo", "+4915112345678"),
+        ("+49 (0) 151 12345678 Hallo", "+4915112345678"),
+        ("+4930123456789 Hallo", "+4930123456789"),  # Berlin landline
+        ("+1 416 555 0123 Hallo", "+14165550123"),  # parsed; the country guard decides later
+    ],
+)
+def test_number_forms(text: str, e164: str) -> None:
+    command = parse_command(text, "DE")
+    assert e164s(command) == [e164]
+    assert isinstance(command, SendCommand)
+    assert command.message == "Hallo"
+
+
+def test_national_number_uses_default_region() -> None:
+    assert e164s(parse_command("(416) 555-0123 hi", "CA")) == ["+14165550123"]
+
+
+def test_message_keeps_newlines_and_inner_whitespace() -> None:
+    command = parse_command("+4915112345678   Line one\n\n  Line  two\tend", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.message == "Line one\n\n  Line  two\tend"
+
+
+def test_message_may_start_on_the_next_line() -> None:
+    command = parse_command("0170 1234567\nHallo", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.message == "Hallo"
+
+
+def test_message_starting_with_digits_that_cannot_extend_the_number() -> None:
+    # "+49 151 12345678 10" is not a valid number, so the split is unambiguous.
+    command = parse_command("+49 151 12345678 10 Uhr passt", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.message == "10 Uhr passt"
+
+
+def test_lone_dash_after_the_number_belongs_to_the_message() -> None:
+    command = parse_command("+49 170 1234567 - bin gleich da", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.message == "- bin gleich da"
+
+
+def test_message_with_markup_is_kept_as_typed() -> None:
+    command = parse_command("+4915112345678 <!channel> & <http://x|y>", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.message == "<!channel> & <http://x|y>"
+
+
+# --- several recipients -----------------------------------------------------------------------
+
+
+def test_several_recipients() -> None:
+    command = parse_command("+4915112345678, 0170 1234567 Meeting moved", "DE")
+    assert e164s(command) == ["+4915112345678", "+491701234567"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "Meeting moved"
+
+
+def test_several_recipients_with_spaces_inside_numbers() -> None:
+    command = parse_command("0151 123 456 78 , (030) 1234-5678,+49 170 1234567 Hi", "DE")
+    assert e164s(command) == ["+4915112345678", "+493012345678", "+491701234567"]
+
+
+def test_commas_in_the_message_stay_in_the_message() -> None:
+    command = parse_command("+4915112345678, 0170 1234567 Moved, sorry, see you", "DE")
+    assert e164s(command) == ["+4915112345678", "+491701234567"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "Moved, sorry, see you"
+
+
+def test_comma_in_a_message_that_starts_with_digits() -> None:
+    # "+49 151 12345678 10" is no number, but it starts with one: the comma is message text.
+    command = parse_command("+49 151 12345678 10,50 € sind noch offen", "DE")
+    assert e164s(command) == ["+4915112345678"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "10,50 € sind noch offen"
+
+
+def test_duplicate_recipients_are_collapsed_in_order() -> None:
+    text = "0170 1234567, +4915112345678, +49 170 1234567, 0049 151 12345678 Hi"
+    assert e164s(parse_command(text, "DE")) == ["+491701234567", "+4915112345678"]
+
+
+def test_one_bad_recipient_opens_the_modal_naming_it() -> None:
+    command = parse_command("+4915112345678, 0170 12, 030 12345678 Hallo", "DE")
+    assert command == ComposeCommand(
+        to="+4915112345678, 0170 12, 030 12345678",
+        message="Hallo",
+        problem="“0170 12” is not a valid phone number",
+    )
+
+
+def test_recipient_with_letters_before_a_comma_is_read_as_the_message() -> None:
+    # "0800 FLOWERS" is not number-only, so the text is one number plus a message.
+    command = parse_command("0170 1234567 FLOWERS, more text", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.message == "FLOWERS, more text"
+
+
+def test_comma_after_the_last_number_is_explained() -> None:
+    command = parse_command("+4915112345678, Hallo", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert (command.to, command.message) == ("+4915112345678", "Hallo")
+    assert command.problem is not None
+    assert "comma" in command.problem
+
+
+def test_trailing_comma_without_message() -> None:
+    command = parse_command("+4915112345678,", "DE")
+    assert command == ComposeCommand(to="+4915112345678", problem="the message is empty")
+
+
+# --- Slack tel: links -------------------------------------------------------------------------
+
+
+def test_tel_link_with_label() -> None:
+    command = parse_command("<tel:+4915112345678|+49 151 12345678> Hallo  Welt", "DE")
+    assert e164s(command) == ["+4915112345678"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "Hallo  Welt"
+
+
+def test_tel_link_without_label() -> None:
+    assert e164s(parse_command("<tel:+4915112345678> Hallo", "DE")) == ["+4915112345678"]
+
+
+def test_tel_links_among_several_recipients() -> None:
+    text = "<tel:+4915112345678|0151 1234 5678>, <tel:01701234567|0170 1234567> Hi, you"
+    command = parse_command(text, "DE")
+    assert e164s(command) == ["+4915112345678", "+491701234567"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "Hi, you"
+
+
+def test_tel_link_ends_the_number() -> None:
+    # Slack already marked where the number ends, so a digit after it is message text.
+    command = parse_command("<tel:+491701234567|+49 170 1234567> 8 Uhr", "DE")
+    assert e164s(command) == ["+491701234567"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "8 Uhr"
+
+
+def test_invalid_tel_link_is_reported() -> None:
+    command = parse_command("<tel:0170 12|0170 12> Hallo", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert command.problem is not None
+    assert "“0170 12” is not a valid phone number" in command.problem
+
+
+# --- not guessing -----------------------------------------------------------------------------
+
+
+def test_real_ambiguity_0170_with_seven_or_eight_digits() -> None:
+    # 0170 numbers exist with 7 and with 8 digits after the prefix; check with phonenumbers.
+    for candidate in ("+491701234567", "+4917012345678"):
+        assert phonenumbers.is_valid_number(phonenumbers.parse(candidate))
+    command = parse_command("+49 170 1234567 8 Uhr passt", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert command.to == "+49 170 1234567"
+    assert command.message == "8 Uhr passt"
+    assert command.problem is not None
+    assert command.problem.startswith("could not tell where the number ends")
+    assert "“+49 170 1234567 8”" in command.problem
+
+
+def test_0151_is_not_ambiguous_because_seven_digits_are_invalid() -> None:
+    assert not phonenumbers.is_valid_number(phonenumbers.parse("+491511234567"))
+    command = parse_command("+49 151 1234567 8 Uhr passt", "DE")
+    assert e164s(command) == ["+4915112345678"]
+    assert isinstance(command, SendCommand)
+    assert command.message == "Uhr passt"
+
+
+def test_landline_with_grouped_digits_is_ambiguous() -> None:
+    # Berlin numbers have 3 to 9 digits, so "030 1234" is valid on its own.
+    command = parse_command("030 1234 5678 Hallo", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert (command.to, command.message) == ("030 1234", "5678 Hallo")
+
+
+def test_ambiguity_after_a_comma_keeps_earlier_recipients() -> None:
+    command = parse_command("+4915112345678, 0170 1234567 8 Uhr", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert command.to == "+4915112345678, 0170 1234567"
+    assert command.message == "8 Uhr"
+
+
+def test_ambiguous_number_before_a_comma_is_read_whole() -> None:
+    # The comma says where the number ends, so "0170 1234567 8" is one 8-digit number.
+    command = parse_command("0170 1234567 8, 0151 12345678 Hi", "DE")
+    assert e164s(command) == ["+4917012345678", "+4915112345678"]
+
+
+def test_no_number_at_all() -> None:
+    command = parse_command("hello world", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert (command.to, command.message) == ("", "hello world")
+    assert command.problem is not None
+    assert command.problem.startswith("no valid phone number at the start")
+
+
+def test_invalid_number_at_the_start_is_reported_with_its_reason() -> None:
+    command = parse_command("0170 12 Hallo", "DE")
+    assert command == ComposeCommand(
+        to="0170 12",
+        message="Hallo",
+        problem="no valid phone number at the start: “0170 12” is not a valid phone number",
+    )
+
+
+def test_vanity_number_is_not_guessed() -> None:
+    command = parse_command("0800 FLOWERS order now", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert command.problem is not None
+
+
+def test_number_without_message() -> None:
+    command = parse_command("+49 151 12345678", "DE")
+    assert command == ComposeCommand(to="+49 151 12345678", problem="the message is empty")
+
+
+def test_number_without_message_after_several() -> None:
+    command = parse_command("+4915112345678, 0170 1234567  ", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert command.to == "+4915112345678, 0170 1234567"
+    assert command.problem == "the message is empty"
+
+
+def test_long_run_of_digits_does_not_hang() -> None:
+    command = parse_command("1 " * 5000 + "Hallo", "DE")
+    assert isinstance(command, ComposeCommand)
