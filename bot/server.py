@@ -100,9 +100,9 @@ async def start_site(
     host: str = "0.0.0.0",  # noqa: S104
 ) -> web.AppRunner:
     """Listen on ``host:port``; the runner is cleaned up by the caller."""
-    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(web_app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
-    await web.TCPSite(runner, host, port, shutdown_timeout=5).start()
+    await web.TCPSite(runner, host, port).start()
     return runner
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import aiohttp
@@ -103,9 +103,11 @@ async def test_post_message_answer_and_blocks(fake: FakeSlack, client: AsyncWebC
 
 async def test_form_encoded_call_with_token_field(fake: FakeSlack) -> None:
     form = {"token": TOKEN, "channel": "C_GENERAL", "text": "hi", "blocks": "[]"}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(fake.api_url + "chat.postMessage", data=form) as resp:
-            answer = await resp.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(fake.api_url + "chat.postMessage", data=form) as resp,
+    ):
+        answer = await resp.json()
     assert answer["ok"] is True
     assert fake.calls[-1].token == TOKEN
     assert "token" not in fake.calls[-1].args
@@ -283,7 +285,7 @@ async def test_views_open_once_per_trigger(fake: FakeSlack, client: AsyncWebClie
     opened = await client.views_open(trigger_id=trigger, view=MODAL)
     again = await api_error(client.views_open(trigger_id=trigger, view=MODAL))
     assert again.response["error"] == "exchanged_trigger_id"
-    assert opened["view"]["id"] == fake.views[0].view_id
+    assert opened["view"]["id"] == fake.views[0].view_id == "V1"
     assert opened["view"]["callback_id"] == "sms_compose"
     assert (fake.views[0].trigger_id, fake.views[0].view, fake.views[0].user) == (
         trigger,
@@ -321,6 +323,7 @@ async def test_response_url_five_uses_then_404(fake: FakeSlack) -> None:
         f"update {n}" for n in range(5)
     ]
     assert all(post.url == url for post in fake.responses)
+    assert url == fake.api_url.replace("/api/", "/response/1")
     unknown = await AsyncWebhookClient(fake.api_url.replace("/api/", "/response/999")).send(
         text="x"
     )
@@ -369,8 +372,12 @@ def bolt_app(fake: FakeSlack) -> AsyncApp:
 
 
 async def dispatch(app: AsyncApp, body: str) -> BoltResponse:
-    request = AsyncBoltRequest(body=body, headers=signed_headers(body, SECRET))
-    return await app.async_dispatch(request)
+    return await app.async_dispatch(AsyncBoltRequest(body=body, headers=bolt_headers(body, SECRET)))
+
+
+def bolt_headers(body: str, secret: str) -> dict[str, str | Sequence[str]]:
+    """signed_headers typed as AsyncBoltRequest wants them (its dict is invariant)."""
+    return dict(signed_headers(body, secret))
 
 
 async def test_signed_slash_command_reaches_bolt(fake: FakeSlack) -> None:
@@ -403,7 +410,7 @@ async def test_signed_slash_command_reaches_bolt(fake: FakeSlack) -> None:
 async def test_bad_signature_is_refused_by_bolt(fake: FakeSlack) -> None:
     app = bolt_app(fake)
     body = form_body(slash_command_fields(text="", response_url=fake.new_response_url()))
-    request = AsyncBoltRequest(body=body, headers=signed_headers(body, "not-the-secret"))
+    request = AsyncBoltRequest(body=body, headers=bolt_headers(body, "not-the-secret"))
     assert (await app.async_dispatch(request)).status == 401
 
 

@@ -445,3 +445,22 @@ async def test_status_message_is_remembered(ledger: SqlLedger, ledger_clock: Fak
 async def test_a_bad_url_is_refused() -> None:
     with pytest.raises(ValueError, match="not supported"):
         await open_ledger("mysql://root:hunter2@db/sms")
+
+
+async def test_a_request_needs_a_recipient(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
+    nobody = draft("command:1", ledger_clock.now, recipients=())
+    with pytest.raises(ValueError, match="recipient"):
+        await ledger.open_request(nobody, hourly_limit=9)
+
+
+async def test_an_in_memory_database_serves_concurrent_callers() -> None:
+    memory = await open_ledger("sqlite://")
+    try:
+        now = datetime.now(UTC)
+        results = await asyncio.gather(
+            *(memory.open_request(draft(f"command:{n}", now), hourly_limit=3) for n in range(5))
+        )
+        assert sum(isinstance(r, Opened) for r in results) == 3
+        assert (await memory.usage("U1", now)).count == 3
+    finally:
+        await memory.close()

@@ -40,6 +40,7 @@ RESPONSE_URL_USES = 5  # Slack: a response_url works 5 times (within 30 minutes)
 MAX_MESSAGE_BLOCKS = 50
 MAX_UPDATE_TEXT = 4000
 POLL_INTERVAL = 0.005
+SHUTDOWN_TIMEOUT = 1.0  # close() waits this long for answers still in flight
 _TS_BASE = 1_700_000_000
 
 
@@ -214,7 +215,9 @@ class FakeSlack:
         self._applied: set[int] = set()  # response posts that edited/deleted a channel message
         self._triggers_used: set[str] = set()
         self._trigger_users: dict[str, str] = {}
-        self._counter = itertools.count(1)
+        self._ts_counter = itertools.count(1)
+        self._view_counter = itertools.count(1)  # views are V1, V2, … in the order opened
+        self._url_counter = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._origin = ""
 
@@ -239,7 +242,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._serve_api)
         app.router.add_post("/response/{key}", self._serve_response)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         await web.TCPSite(self._runner, HOST, 0).start()
         port = self._runner.addresses[0][1]
@@ -312,7 +315,7 @@ class FakeSlack:
         ``channel_id`` and ``message_ts`` (a button on that message), ``replace_original`` and
         ``delete_original`` edit or delete that message, as Slack does.
         """
-        key = str(next(self._counter))
+        key = str(next(self._url_counter))
         url = f"{self.origin}/response/{key}"
         self._response_urls[key] = _ResponseUrl(url, user_id, channel_id, message_ts)
         return url
@@ -480,16 +483,16 @@ class FakeSlack:
 
     async def _serve_response(self, request: web.Request) -> web.Response:
         at = time.monotonic()
-        meta = self._response_urls.get(request.match_info["key"])
         await self._delay()
+        meta = self._response_urls.get(request.match_info["key"])
         if meta is None:
             return web.Response(status=404, text="no_service")
-        if meta.uses >= RESPONSE_URL_USES:
-            return web.Response(status=404, text="used_url")
         try:
             body = await read_response_body(request)
         except ApiError as err:
             return web.Response(status=400, text=err.error)
+        if meta.uses >= RESPONSE_URL_USES:  # checked after the last await: no race
+            return web.Response(status=404, text="used_url")
         self._record_response(meta, body, at)
         return web.Response(text="ok")
 
@@ -521,7 +524,7 @@ class FakeSlack:
     # --- state -------------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        n = next(self._counter)
+        n = next(self._ts_counter)
         return f"{_TS_BASE + n // 10_000}.{n % 10_000 * 100:06d}"
 
     def _writable_channel(self, args: JsonDict) -> str:
@@ -607,7 +610,7 @@ class FakeSlack:
             raise ApiError("exchanged_trigger_id")
         view = parse_view(args.get("view"))
         self._triggers_used.add(trigger_id)
-        view_id = f"V{next(self._counter)}"
+        view_id = f"V{next(self._view_counter)}"
         user = self._trigger_users.get(trigger_id)
         return {"view": self._record_view(OpenedView(trigger_id, view, view_id, user))}
 

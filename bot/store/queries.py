@@ -10,7 +10,18 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement, Row, exists, func, insert, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Row,
+    Select,
+    exists,
+    func,
+    insert,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -129,7 +140,7 @@ async def add_events(
         await conn.execute(insert(events), rows)
 
 
-def due_ids(now: datetime, limit: int) -> Any:
+def due_ids(now: datetime, limit: int) -> Select[Any]:
     """Ids of up to ``limit`` due scheduled sends, oldest first, skipping rows others lock.
 
     A materialised CTE, not a plain ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``: as a
@@ -150,7 +161,7 @@ def due_ids(now: datetime, limit: int) -> Any:
     return select(locked.c.id)
 
 
-def listed_ids(user_id: str, recent: int) -> Any:
+def listed_ids(user_id: str, recent: int) -> CompoundSelect[Any]:
     """Ids of the user's requests with a scheduled send plus their ``recent`` latest others."""
     mine = requests.alias("mine")
     waiting = exists().where(sends.c.request_id == mine.c.id, sends.c.state == State.SCHEDULED)

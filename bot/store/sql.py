@@ -20,8 +20,9 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, event, func, select, text, update
+from sqlalchemy import Connection, event, func, make_url, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from bot.records import Event, RequestDraft, SmsRequest, State
 from bot.store import queries as q
@@ -240,11 +241,17 @@ def _finish_detail(sipgate_status: int | None, error_kind: str | None) -> str | 
 
 
 def _create_engine(url: str) -> AsyncEngine:
-    if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
-        _serialise_sqlite_writes(engine)
-        return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(parsed, pool_pre_ping=True)
+    options: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+    if parsed.database in (None, "", ":memory:"):
+        # One connection *is* the database: callers queue for it instead of sharing it
+        # (a shared connection cannot hold two transactions at once).
+        options.update(poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0)
+    engine = create_async_engine(parsed, **options)
+    _serialise_sqlite_writes(engine)
+    return engine
 
 
 def _serialise_sqlite_writes(engine: AsyncEngine) -> None:

@@ -1,0 +1,80 @@
+"""Shared fixtures: the fakes, a manual clock and sandboxed bots, isolated from the shell.
+
+Every bot runs the real ``Runtime`` against the fake Slack and fake sipgate (aiohttp servers on
+127.0.0.1) and gets its own SQLite file; ``make_bot`` closes every bot it started.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+import pytest
+
+from bot.sandbox.harness import Fakes, ManualClock, Sandbox
+from bot.sending import Clock
+
+MakeBot = Callable[..., Awaitable[Sandbox]]
+
+_ENV_PREFIXES = ("SLACK_", "SIPGATE_", "SMS_")
+_ENV_NAMES = ("DATABASE_URL", "PORT")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's shell or .env must not change what a test sees."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
+            monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def fakes() -> AsyncIterator[Fakes]:
+    """A started fake Slack and fake sipgate, closed after the test."""
+    started = await Fakes.start()
+    try:
+        yield started
+    finally:
+        await started.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that only moves when the test says so."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def make_bot(fakes: Fakes, clock: ManualClock, tmp_path: Path) -> AsyncIterator[MakeBot]:
+    """Start sandboxed bots: ``await make_bot(SMS_ADMINS="U_BOB", run_scheduler=False)``.
+
+    Keyword arguments are settings in environment form (strings), plus ``fakes=`` (other
+    fakes than the fixture's), ``clock=`` and ``run_scheduler=``. Bots share
+    ``DATABASE_URL=sqlite:///<tmp_path>/bot.db`` unless told otherwise, so a second bot is
+    the same deployment restarted or scaled out. Every bot is closed at teardown.
+    """
+    default_fakes, default_clock = fakes, clock
+    started: list[Sandbox] = []
+
+    async def make(
+        *,
+        fakes: Fakes | None = None,
+        clock: Clock | None = None,
+        run_scheduler: bool = True,
+        **overrides: str,
+    ) -> Sandbox:
+        overrides.setdefault("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
+        bot = await Sandbox.start(
+            fakes or default_fakes,
+            clock=clock or default_clock,
+            run_scheduler=run_scheduler,
+            **overrides,
+        )
+        started.append(bot)
+        return bot
+
+    try:
+        yield make
+    finally:
+        for bot in reversed(started):
+            await bot.close()

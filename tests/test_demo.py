@@ -1,0 +1,37 @@
+"""``python -m bot demo`` runs the whole flow offline and prints what people would see."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+from bot.demo import run_demo
+
+
+async def test_demo_shows_every_scene() -> None:
+    out = io.StringIO()
+
+    assert await run_demo(out) == 0
+
+    text = out.getvalue()
+    assert "✅ +49 1511 2345678: accepted by sipgate" in text  # the quick send
+    assert "is not a valid phone number" in text  # the modal's validation error
+    assert "🕒 Scheduled for" in text  # the scheduled send…
+    assert "Reminder: your appointment is tomorrow" in text
+    assert "🚫 SMS #4 was cancelled by @alice" in text  # …and the cancelled one
+    assert "balance is too low" in text  # the 402 failure
+    assert "(only visible to you, mallory)" in text  # the denied user
+    posts = [line for line in text.splitlines() if line.startswith("POST /sessions/sms")]
+    assert len(posts) == 4  # quick, modal, scheduled, failed; nothing for mallory or #4
+
+
+def test_demo_runs_as_a_command() -> None:
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "bot", "demo"], capture_output=True, text=True, timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "What people see in Slack" in result.stdout
+    assert result.stderr == ""
