@@ -15,11 +15,11 @@ from typing import TextIO
 
 import aiohttp
 
+from bot.logs import configure_logging
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import Scripted
-from bot.sandbox.slack_requests import modal_state
-from bot.logs import configure_logging
 from bot.sandbox.slack import poll_until
+from bot.sandbox.slack_requests import modal_state
 from bot.slack.messages import CANCEL_ACTION
 
 NUMBER = "+49 151 12345678"
@@ -28,8 +28,9 @@ NUMBER = "+49 151 12345678"
 class Demo:
     """Drives a sandboxed bot through the scenes of the demo and narrates them."""
 
-    def __init__(self, sandbox: Sandbox, clock: ManualClock, http: aiohttp.ClientSession,
-                 out: TextIO) -> None:
+    def __init__(
+        self, sandbox: Sandbox, clock: ManualClock, http: aiohttp.ClientSession, out: TextIO
+    ) -> None:
         self.sandbox, self.clock, self.http, self.out = sandbox, clock, http, out
         self.slack, self.sipgate = sandbox.slack, sandbox.sipgate
 
@@ -64,13 +65,17 @@ class Demo:
         await self.send(self.sandbox.command_body(""))
         await self.slack.wait_for("views.open", 1)
         self.say("▶ alice submits the form with To = “0170 12” and Message = “Meeting moved”")
-        ack = await self.send(self.sandbox.submission_body(
-            modal_state(to="0170 12", message="Meeting moved to 4pm")))
+        ack = await self.send(
+            self.sandbox.submission_body(modal_state(to="0170 12", message="Meeting moved to 4pm"))
+        )
         for block, error in json.loads(ack).get("errors", {}).items():
             self.say(f"  the form stays open; under “{block}” Slack shows: {error}")
         self.say("▶ alice corrects To to “0170 1234567” and submits again")
-        await self.send(self.sandbox.submission_body(
-            modal_state(to="0170 1234567", message="Meeting moved to 4pm")))
+        await self.send(
+            self.sandbox.submission_body(
+                modal_state(to="0170 1234567", message="Meeting moved to 4pm")
+            )
+        )
         await self.until(2, "accepted")
 
     async def scheduled_send(self) -> None:
@@ -97,8 +102,11 @@ class Demo:
     async def denied_send(self) -> None:
         self.say(f"▶ mallory (not on the allowlist) types: /sms {NUMBER} hi")
         await self.send(self.sandbox.command_body(f"{NUMBER} hi", user="U_MALLORY"))
-        await poll_until(lambda: any("not allowed" in str(p.body) for p in self.slack.responses),
-                         5.0, lambda: "mallory was never told")
+        await poll_until(
+            lambda: any("not allowed" in str(p.body) for p in self.slack.responses),
+            5.0,
+            lambda: "mallory was never told",
+        )
 
     async def _schedule(self, message: str, *, view_id: str, minutes: int) -> None:
         self.say(f"▶ alice uses the form to schedule “{message}” in {minutes} minutes")
@@ -120,9 +128,14 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
     clock = ManualClock()
     fakes = await Fakes.start()
     with tempfile.TemporaryDirectory() as folder:
-        sandbox = await Sandbox.start(fakes, clock=clock, run_scheduler=False,
-                                      DATABASE_URL=f"sqlite:///{folder}/demo.db",
-                                      SMS_ALLOWED_USERS="U_ALICE", SMS_ADMINS="U_BOB")
+        sandbox = await Sandbox.start(
+            fakes,
+            clock=clock,
+            run_scheduler=False,
+            DATABASE_URL=f"sqlite:///{folder}/demo.db",
+            SMS_ALLOWED_USERS="U_ALICE",
+            SMS_ADMINS="U_BOB",
+        )
         try:
             await sandbox.serve_http()
             async with aiohttp.ClientSession() as http:
@@ -135,8 +148,14 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
 
 async def _scenes(demo: Demo) -> None:
     demo.say("sipgate SMS for Slack — offline demo (local Slack stand-in, sipgate sandbox)\n")
-    for scene in (demo.quick_send, demo.modal_send, demo.scheduled_send, demo.cancelled_send,
-                  demo.failed_send, demo.denied_send):
+    for scene in (
+        demo.quick_send,
+        demo.modal_send,
+        demo.scheduled_send,
+        demo.cancelled_send,
+        demo.failed_send,
+        demo.denied_send,
+    ):
         await scene()
     demo.say("\n──── What people see in Slack ────")
     demo.say(demo.slack.transcript())

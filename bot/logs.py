@@ -3,7 +3,8 @@
 Every record goes through ``OneLineFormatter``, which appends the record's ``extra`` fields as
 ``key=value`` and then masks anything that looks like a phone number and every configured
 secret — in our lines and in library lines alike. Library loggers that would print whole
-request bodies at DEBUG (and so message text) are held at INFO whatever ``LOG_LEVEL`` says.
+request bodies at DEBUG (and so message text) are held at INFO whatever ``LOG_LEVEL`` says, and
+the database loggers (SQL with its parameters at INFO) at WARNING.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ _CHATTY = (
     "slack_bolt",
     "bot.bolt",
     "aiohttp",
-    "sqlalchemy",
-    "aiosqlite",
-    "asyncpg",
     "asyncio",
     "urllib3",
 )
+# SQLAlchemy logs every statement *with its parameters* (message text, numbers, response_urls)
+# as soon as INFO is enabled for ``sqlalchemy.engine``, so the database loggers stay at WARNING.
+_QUIET = ("sqlalchemy", "aiosqlite", "asyncpg")
 
 
 def _mask_match(match: re.Match[str]) -> str:
@@ -51,11 +52,19 @@ class OneLineFormatter(logging.Formatter):
         self._secrets = tuple(secret for secret in secrets if len(secret) >= 6)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        # Only what follows the prefix is redacted: the timestamp looks like a phone number.
+        prefix = f"{self.formatTime(record)} {record.levelname} {record.name} "
+        body = record.getMessage()
         extras = {k: v for k, v in vars(record).items() if k not in _STANDARD}
         if extras:
-            line += " " + " ".join(f"{key}={value}" for key, value in sorted(extras.items()))
-        return redact(line.replace("\n", " ⏎ "), self._secrets)
+            body += " " + " ".join(f"{key}={value}" for key, value in sorted(extras.items()))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            body += "\n" + record.exc_text
+        if record.stack_info:
+            body += "\n" + self.formatStack(record.stack_info)
+        return prefix + redact(body.replace("\n", " ⏎ "), self._secrets)
 
 
 def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
@@ -67,3 +76,5 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     root.setLevel(level)
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

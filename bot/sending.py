@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
 from bot.metrics import METRICS
@@ -56,6 +56,7 @@ class SendService:
         self._hourly_limit = hourly_limit
         self._clock = clock
         self._in_flight: dict[int, tuple[SmsRequest, asyncio.Task[object] | None]] = {}
+        self._busy: set[asyncio.Task[object]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -112,7 +113,6 @@ class SendService:
     async def _send_one(self, request: SmsRequest, send: SendRecord) -> SendRecord:
         send_at = request.send_at if request.scheduler is Scheduler.SIPGATE else None
         self._in_flight[send.id] = (request, asyncio.current_task())
-        self._idle.clear()
         started = asyncio.get_running_loop().time()
         try:
             await self._sipgate.send_sms(request.sms_id, send.recipient, request.message, send_at)
@@ -121,8 +121,6 @@ class SendService:
             return await self._finish(send, state, error.status, error.kind, started)
         finally:
             self._in_flight.pop(send.id, None)
-            if not self._in_flight:
-                self._idle.set()
         return await self._finish(send, State.ACCEPTED, None, None, started)
 
     async def _finish(
@@ -178,6 +176,22 @@ class SendService:
         view = await self._reporter.view(full)
         await self._reporter.later(full, outcome_reply(full, request.sends, view.tz), view)
 
+    @contextlib.asynccontextmanager
+    async def busy(self) -> AsyncIterator[None]:
+        """Mark the current task as handling a request, so shutdown waits for it."""
+        task = asyncio.current_task()
+        if task is None:  # not inside a task: nothing to wait for
+            yield
+            return
+        self._busy.add(task)
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy.discard(task)
+            if not self._busy:
+                self._idle.set()
+
     @property
     def sends_in_flight(self) -> int:
         """How many sends are waiting for sipgate's answer right now."""
@@ -189,9 +203,10 @@ class SendService:
             async with asyncio.timeout(seconds):
                 await self._idle.wait()
         left = dict(self._in_flight)
-        for _, task in left.values():
-            if task is not None:
-                task.cancel()
+        for task in list(self._busy):
+            task.cancel()
+        if self._busy:
+            await asyncio.wait(list(self._busy), timeout=1.0)
         for send_id, (request, _) in left.items():
             await self._ledger.finish(send_id, State.UNKNOWN, error_kind="interrupted")
             log.warning("send interrupted by shutdown", extra={"request_id": request.id})

@@ -34,7 +34,9 @@ class SlackEndpoint:
         self.runtime = runtime
         self.stopping = False
         self._connected = connected
-        self._verifier = SignatureVerifier(runtime.settings.slack_signing_secret.value)
+        # Socket Mode runs without a signing secret (and serves no /slack/events).
+        secret = runtime.settings.slack_signing_secret.value
+        self._verifier = SignatureVerifier(secret) if secret else None
 
     async def events(self, request: web.Request) -> web.Response:
         """Slack's Request URL for commands and interactivity."""
@@ -42,7 +44,9 @@ class SlackEndpoint:
             return web.json_response({"error": "shutting down"}, status=503)
         started = time.perf_counter()
         body = await request.text()
-        if not self._verifier.is_valid_request(body, dict(request.headers)):
+        if self._verifier is None or not self._verifier.is_valid_request(
+            body, dict(request.headers)
+        ):
             log.warning("rejected a request with a bad or stale signature")
             return web.json_response({"error": "invalid request"}, status=401)
         bolt_request = _bolt_request(body, request)

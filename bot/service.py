@@ -14,7 +14,7 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.runtime import Runtime
-from bot.server import SlackEndpoint, build_web_app, start_site
+from bot.server import SlackEndpoint, bound_port, build_web_app, start_site
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> int:
     handler = await _connect_socket_mode(runtime) if settings.socket_mode else None
     endpoint = SlackEndpoint(runtime, handler.client.is_connected if handler else None)
     runner = await _serve_http(settings, endpoint, socket_mode=handler is not None)
-    log.info("bot started", extra={"mode": "socket" if handler else "http"})
+    port = bound_port(runner) if runner is not None else None
+    log.info("bot started", extra={"mode": "socket" if handler else "http", "port": port})
     await stop.wait()
     log.info("stopping: no new requests, waiting for sends in flight")
     endpoint.stopping = True

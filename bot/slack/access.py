@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import Settings
@@ -15,6 +16,8 @@ log = logging.getLogger(__name__)
 
 GroupFetcher = Callable[[str], Awaitable[list[str]]]
 GROUP_CACHE_SECONDS = 300.0  # usergroups.users.list is Tier 2: cache for minutes
+#: What a failed group lookup can raise: an API error, a broken connection, a timeout.
+GROUP_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 class Decision(enum.Enum):
@@ -67,11 +70,15 @@ class AccessPolicy:
             return cached[1]
         try:
             members = frozenset(await self._fetch_group(group))
-        except SlackApiError as error:  # fail closed, but keep a stale list if there is one
-            log.error(
-                "cannot read user group",
-                extra={"group": group, "error": error.response.get("error")},
-            )
+        except GROUP_FAILURES as error:  # fail closed, but keep a stale list if there is one
+            log.error("cannot read user group", extra={"group": group, "error": _code(error)})
             return cached[1] if cached else frozenset()
         self._groups[group] = (time.monotonic(), members)
         return members
+
+
+def _code(error: Exception) -> str:
+    """Slack's error code (``missing_scope``…) or the exception's type name."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error"))
+    return type(error).__name__

@@ -20,6 +20,8 @@ from bot.slack.modal import (
     compose_view,
     decode_metadata,
     read_submission,
+    readable_numbers,
+    typed_to_and_message,
 )
 from bot.slack.replies import over_limit_text
 from bot.store.base import OverLimit
@@ -35,7 +37,8 @@ async def open_compose(
     """Open the modal (prefilled with what was understood), if the caller may send."""
     decision = await deps.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
-        await deps.deny(origin, decision, deps.draft(origin, (), command.message, ""))
+        numbers = readable_numbers(command.to, deps.settings.default_region)
+        await deps.deny(origin, decision, deps.draft(origin, numbers, command.message, ""))
         return
     try:
         extensions = await deps.senders.extensions()
@@ -83,7 +86,9 @@ async def _check(
     origin = _origin(body, view, metadata)
     decision = await deps.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
-        await deps.deny(origin, decision, deps.draft(origin, (), "", ""))
+        to, message = typed_to_and_message(_values(view))
+        numbers = readable_numbers(to, deps.settings.default_region)
+        await deps.deny(origin, decision, deps.draft(origin, numbers, message, ""))
         return origin, {Field.TO.value: "You are not allowed to send SMS from here."}, None
     try:
         extensions = await deps.senders.extensions()

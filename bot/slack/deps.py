@@ -91,8 +91,13 @@ class Deps:
         )
 
     async def deny(self, origin: Origin, decision: Decision, draft: RequestDraft) -> None:
-        """Record a refused attempt and explain it to the requester."""
-        await self.ledger.record_denied(draft, decision.value)
+        """Record a refused attempt and explain it to the requester.
+
+        The ledger keeps one send per recipient, so an attempt without any readable number
+        (``/sms`` opening the modal) cannot be stored; the access policy has logged it.
+        """
+        if draft.recipients:
+            await self.ledger.record_denied(draft, decision.value)
         text = (
             channel_denied_text()
             if decision is Decision.CHANNEL_DENIED
@@ -104,7 +109,8 @@ class Deps:
 async def guarded(deps: Deps, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
     """Run the work after ack; an unexpected failure is logged and told, never silent."""
     try:
-        await work()
+        async with deps.service.busy():
+            await work()
     except Exception:
         log.exception("request failed", extra={"interaction": origin.interaction_key})
         await deps.tell(

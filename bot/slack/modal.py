@@ -204,6 +204,16 @@ def _text(values: Mapping[str, Any], field: Field) -> str:
     return value if isinstance(value, str) else ""
 
 
+def typed_to_and_message(values: Mapping[str, Any]) -> tuple[str, str]:
+    """The To and Message texts of a submission as typed, valid or not."""
+    return _text(values, Field.TO), _text(values, Field.MESSAGE)
+
+
+def readable_numbers(text: str, region: str) -> tuple[str, ...]:
+    """The E.164 numbers of a To text that can be read, the rest ignored (to record a denial)."""
+    return tuple(number.e164 for number in _read_recipients(text, region, {}))
+
+
 def split_recipients(text: str) -> list[str]:
     """The recipient parts of a To field: commas, semicolons or new lines between numbers."""
     for separator in (";", "\n"):

@@ -159,7 +159,9 @@ class SqlLedger(Ledger):
         where = (sends.c.state == State.SENDING) & (sends.c.claimed_at < claimed_before)
         detail = "no answer from sipgate was recorded; it may or may not have been sent"
         async with self._write() as conn:
-            unknown = await q.transition(conn, where, State.UNKNOWN, self._clock(), detail=detail)
+            unknown = await q.transition(
+                conn, where, State.UNKNOWN, self._clock(), detail=detail, error_kind="interrupted"
+            )
             return await q.with_requests(conn, unknown)
 
     async def cancel(self, request_id: int, *, user_id: str, is_admin: bool) -> CancelResult:
