@@ -40,9 +40,9 @@ class StartupError(Exception):
     """The bot cannot start: a dependency (the database) is out of reach."""
 
 
-async def _open_ledger(settings: Settings) -> Ledger:
+async def _open_ledger(settings: Settings, clock: Clock) -> Ledger:
     try:
-        return await open_ledger(settings.database_url)
+        return await open_ledger(settings.database_url, clock=clock)
     except (OSError, SQLAlchemyError, ValueError) as error:
         where = redact_url(database_url_for(settings.database_url))
         raise StartupError(f"cannot open the database {where}: {type(error).__name__}") from error
@@ -94,7 +94,7 @@ class Runtime:
         cls, settings: Settings, *, clock: Clock = utc_now, run_scheduler: bool = True
     ) -> Runtime:
         """Open the ledger, build the clients and the app, start the scheduler."""
-        ledger = await _open_ledger(settings)
+        ledger = await _open_ledger(settings, clock)
         session = aiohttp.ClientSession()
         sipgate = SipgateClient(
             base_url=settings.sipgate_api_url,

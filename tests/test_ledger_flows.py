@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -67,7 +66,8 @@ async def schedule(bot: Sandbox, clock: ManualClock, minutes: int, view_id: str)
     await bot.slack.wait_for("views.open", opened + 1)
     state = modal_state(to=NUMBER, message="See you at 3", when=in_minutes(clock, minutes))
     response = await bot.dispatch(bot.submission_body(state, view_id=view_id))
-    assert response.status == 200 and not response.body
+    assert response.status == 200
+    assert not response.body
 
 
 async def fire(bot: Sandbox) -> None:
@@ -200,20 +200,17 @@ async def test_a_crash_between_sending_and_the_answer_becomes_unknown(
         ),
     }
     fakes.sipgate.script_send(HANG)
-    bot = subprocess.Popen(
-        [sys.executable, "-m", "bot"], env=environ, stderr=subprocess.PIPE, text=True
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=environ, stderr=asyncio.subprocess.PIPE
     )
     try:
         port = await _listening_port(bot)
-        sandbox_body = _command_body(fakes)
         async with aiohttp.ClientSession() as http:
-            await _post_signed(http, port, sandbox_body)
+            await _post_signed(http, port, _command_body(fakes))
         await fakes.sipgate.wait_for_posts(1)
     finally:
         bot.send_signal(signal.SIGKILL)  # a crash: no shutdown, no answer recorded
-        bot.wait(10)
-        if bot.stderr:
-            bot.stderr.close()
+        await bot.wait()
 
     clock = ManualClock()
     clock.advance(timedelta(minutes=2))  # longer than any send can take
@@ -236,16 +233,14 @@ async def test_a_crash_between_sending_and_the_answer_becomes_unknown(
     assert len(fakes.sipgate.sms_posts) == 1
 
 
-async def _listening_port(bot: subprocess.Popen[str]) -> int:
+async def _listening_port(bot: asyncio.subprocess.Process) -> int:
     """PORT=0 makes the bot log the port it bound; read it from stderr."""
     assert bot.stderr is not None
-    loop = asyncio.get_running_loop()
     async with asyncio.timeout(15):
-        while True:
-            line = await loop.run_in_executor(None, bot.stderr.readline)
+        while line := (await bot.stderr.readline()).decode():
             if "bot started" in line and "port=" in line:
                 return int(line.split("port=")[1].split()[0])
-            assert line, "the bot exited before it started"
+    raise AssertionError("the bot exited before it started")
 
 
 def _command_body(fakes: Fakes) -> str:
