@@ -1,0 +1,1 @@
+"""Load benchmark of the bot against local fakes: ``python -m bench`` (see BENCHMARKS.md)."""

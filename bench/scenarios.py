@@ -1,0 +1,250 @@
+"""The scenarios: quick sends, the rate search, modal submissions, 10 recipients, scheduled."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.load import (
+    BodyFactory,
+    Record,
+    Tracker,
+    new_number,
+    new_tag,
+    open_loop,
+    summarise,
+)
+from bench.proc import Server
+from bot.records import RequestDraft, Scheduler
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack_requests import (
+    form_body,
+    interactive_body,
+    modal_state,
+    new_trigger_id,
+    slash_command_fields,
+    view_submission_payload,
+)
+from bot.sipgate.protocol import SmsExtension
+from bot.slack.modal import ComposeForm, ModalMetadata, compose_view
+from bot.store import open_ledger
+from bot.store.url import database_url_for
+
+BOT_TABLES = ("sms_events", "sms_sends", "sms_requests", "schema_version")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes of every scenario (the default run, or --smoke)."""
+
+    slow_rate: float = 10
+    slow_count: int = 50
+    fast_rate: float = 100
+    fast_count: int = 200
+    modal_rate: float = 100
+    modal_count: int = 200
+    multi_rate: float = 20
+    multi_count: int = 100
+    scheduled_count: int = 1000
+    scheduled_lead: float = 6.0
+    search_rates: tuple[int, ...] = (25, 50, 100, 200, 300, 400)
+    search_seconds: float = 3.0
+    drain_timeout: float = 10.0
+    max_backlog_lag: float = 1.0
+    max_ack_p99_ms: float = 1000.0
+
+
+SMOKE = Plan(
+    slow_rate=10,
+    slow_count=5,
+    fast_rate=100,
+    fast_count=10,
+    modal_rate=100,
+    modal_count=5,
+    multi_rate=20,
+    multi_count=3,
+    scheduled_count=20,
+    scheduled_lead=1.5,
+    search_rates=(50,),
+    search_seconds=0.3,
+    drain_timeout=10.0,
+)
+
+
+def quick_body(slack: FakeSlack) -> BodyFactory:
+    def make(tag: str) -> tuple[str, int]:
+        fields = slash_command_fields(
+            text=f"{new_number()} {tag} load test",
+            response_url=slack.new_response_url(user_id="U_ALICE", channel_id="C_GENERAL"),
+            trigger_id=new_trigger_id(),
+        )
+        return form_body(fields), 1
+
+    return make
+
+
+def multi_body(slack: FakeSlack, recipients: int = 10) -> BodyFactory:
+    def make(tag: str) -> tuple[str, int]:
+        numbers = ", ".join(new_number() for _ in range(recipients))
+        fields = slash_command_fields(
+            text=f"{numbers} {tag} to ten",
+            response_url=slack.new_response_url(user_id="U_ALICE", channel_id="C_GENERAL"),
+            trigger_id=new_trigger_id(),
+        )
+        return form_body(fields), recipients
+
+    return make
+
+
+def modal_body() -> BodyFactory:
+    form = ComposeForm(ModalMetadata("C_GENERAL", None), [SmsExtension("s0", "SMS", "")], 1600, 30)
+    view = compose_view(form)
+    counter = iter(range(10**9))
+
+    def make(tag: str) -> tuple[str, int]:
+        state = modal_state(to=new_number(), message=f"{tag} from the form")
+        payload = view_submission_payload(view=view, state=state, view_id=f"VB{next(counter)}")
+        return interactive_body(payload), 1
+
+    return make
+
+
+async def run_load(
+    server: Server,
+    session: aiohttp.ClientSession,
+    tracker: Tracker,
+    make_body: BodyFactory,
+    *,
+    rate: float,
+    count: int,
+    drain_timeout: float,
+) -> dict[str, Any]:
+    """One open-loop run against ``server``; figures plus CPU per SMS and peak RSS."""
+    cpu_before = server.cpu()
+    records = await open_loop(
+        session, f"{server.url}/slack/events", tracker, make_body, rate=rate, count=count
+    )
+    finished = await tracker.wait(records, need_status=True, timeout=drain_timeout)
+    cpu_used = server.cpu() - cpu_before
+    result = summarise(records)
+    last_due = max(r.due for r in records)
+    last_done = max((r.final_status or 0.0 for r in records), default=0.0)
+    result.update(
+        server=server.name,
+        rate=rate,
+        drained=finished,
+        backlog_lag_s=last_done - last_due if finished else float("inf"),
+        cpu_s=cpu_used,
+        cpu_ms_per_sms=1000 * cpu_used / max(1, result["sms_accepted"]),
+        peak_rss_mb=server.rss(),
+    )
+    return result
+
+
+async def rate_search(
+    server: Server, session: aiohttp.ClientSession, tracker: Tracker, slack: FakeSlack, plan: Plan
+) -> dict[str, Any]:
+    """Step the rate up until a step fails; the highest step that passed."""
+    steps: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    for rate in plan.search_rates:
+        count = max(1, int(rate * plan.search_seconds))
+        step = await run_load(
+            server,
+            session,
+            tracker,
+            quick_body(slack),
+            rate=rate,
+            count=count,
+            drain_timeout=plan.drain_timeout,
+        )
+        problems = []
+        if step["acked_200"] < step["requests"]:
+            problems.append("non-200 acks")
+        if not step["drained"] or step["sms_accepted"] < step["sms_expected"]:
+            problems.append("SMS or statuses missing")
+        elif step["backlog_lag_s"] > plan.max_backlog_lag:
+            problems.append(f"backlog: last status {step['backlog_lag_s']:.2f}s after last send")
+        if not step["ack_ms"]["p99"] <= plan.max_ack_p99_ms:
+            problems.append("ack p99 > 1 s")
+        step["problems"] = problems
+        step.pop("samples")
+        steps.append(step)
+        if problems:
+            break
+        best = step
+    return {
+        "server": server.name,
+        "max_rate": best["rate"] if best else 0,
+        "max_throughput_sms_s": best["throughput_sms_s"] if best else 0.0,
+        "cpu_ms_per_sms_at_max": best["cpu_ms_per_sms"] if best else float("nan"),
+        "steps": steps,
+    }
+
+
+async def reset_database(url: str) -> None:
+    """Drop the bot's tables (PostgreSQL runs start empty)."""
+    engine = create_async_engine(database_url_for(url))
+    try:
+        async with engine.begin() as conn:
+            for table in BOT_TABLES:
+                await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+async def insert_scheduled(url: str, tracker: Tracker, count: int, lead: float) -> list[Record]:
+    """``count`` bot-held scheduled sends, all due ``lead`` seconds from now."""
+    now = datetime.now(UTC)
+    send_at = now + timedelta(seconds=lead)
+    due = time.monotonic() + (send_at - datetime.now(UTC)).total_seconds()
+    ledger = await open_ledger(url)
+    records = []
+    try:
+        for index in range(count):
+            tag = new_tag()
+            draft = RequestDraft(
+                interaction_key=f"bench:scheduled:{tag}",
+                team_id="T_SANDBOX",
+                user_id="U_ALICE",
+                channel_id="C_GENERAL",
+                response_url=None,
+                recipients=(new_number(),),
+                message=f"{tag} scheduled {index}",
+                sms_id="s0",
+                segments=1,
+                requested_at=now,
+                send_at=send_at,
+                scheduler=Scheduler.BOT,
+            )
+            await ledger.open_request(draft, hourly_limit=10**9)
+            record = Record(tag, 1, due=due)
+            tracker.add(record)
+            records.append(record)
+    finally:
+        await ledger.close()
+    return records
+
+
+def scheduled_summary(records: list[Record], cpu_s: float, server: Server) -> dict[str, Any]:
+    due = records[0].due if records else 0.0
+    times = sorted(t for r in records for t in r.sipgate)
+    latencies = [(t - due) * 1000 for t in times]
+    result = summarise(records)
+    result.update(
+        server=server.name,
+        due_to_all_received_s=(times[-1] - due) if len(times) >= len(records) else float("nan"),
+        due_to_first_received_s=(times[0] - due) if times else float("nan"),
+        throughput_sms_s=len(times) / (times[-1] - due) if times and times[-1] > due else 0.0,
+        cpu_s=cpu_s,
+        cpu_ms_per_sms=1000 * cpu_s / max(1, len(times)),
+        peak_rss_mb=server.rss(),
+    )
+    result["samples"]["sipgate_ms"] = latencies
+    return result
