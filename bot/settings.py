@@ -75,7 +75,7 @@ class Settings:
     scheduler: Scheduler
     schedule_max_days: int
     schedule_grace: float
-    database_url: str | None
+    database_url: str | None = field(repr=False)  # may hold a password
     port: int | None
     log_level: str
 
@@ -145,7 +145,8 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _regions(reader: _Reader, name: str, default: str) -> frozenset[str]:
-    codes = frozenset(code.strip().upper() for code in reader.text(name, default).split(","))
+    parts = reader.text(name, default).split(",")
+    codes = frozenset(code.strip().upper() for code in parts if code.strip())
     known = phonenumbers.SUPPORTED_REGIONS
     bad = sorted(code for code in codes if code not in known)
     if bad:
@@ -229,7 +230,7 @@ def _max_length(reader: _Reader) -> int:
 
 def _max_days(reader: _Reader) -> int:
     value = reader.integer("SMS_SCHEDULE_MAX_DAYS", 30)
-    if reader.text("SMS_SCHEDULER") == "sipgate" and value > 30:
+    if reader.text("SMS_SCHEDULER").lower() == "sipgate" and value > 30:
         reader.problems.append("SMS_SCHEDULE_MAX_DAYS must be ≤ 30 with SMS_SCHEDULER=sipgate")
     return value
 

@@ -6,12 +6,15 @@ Every bot runs the real ``Runtime`` against the fake Slack and fake sipgate (aio
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+
 import pytest
 
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox
+from bot.sandbox.slack import FakeSlack, Message, poll_until
 from bot.sending import Clock
 
 MakeBot = Callable[..., Awaitable[Sandbox]]
@@ -78,3 +81,55 @@ async def make_bot(fakes: Fakes, clock: ManualClock, tmp_path: Path) -> AsyncIte
     finally:
         for bot in reversed(started):
             await bot.close()
+
+
+# --- helpers for the flow tests ----------------------------------------------------------------
+
+
+async def assert_stays(condition: Callable[[], bool], within: float = 0.2, what: str = "") -> None:
+    """Poll ``condition`` for ``within`` seconds; fail as soon as it stops holding.
+
+    For "nothing more happens" checks: a bounded poll of the fakes, never a bare sleep.
+    """
+    try:
+        await poll_until(lambda: not condition(), within, lambda: "")
+    except AssertionError:
+        return
+    raise AssertionError(what or "the condition stopped holding")
+
+
+def top_level(slack: FakeSlack, channel: str) -> list[Message]:
+    """The messages of a conversation that are not thread replies."""
+    return [m for m in slack.messages(channel) if m.thread_ts in (None, m.ts)]
+
+
+def thread(slack: FakeSlack, channel: str, parent_ts: str) -> list[Message]:
+    """The replies in the thread of ``parent_ts``, oldest first."""
+    return [m for m in slack.messages(channel) if m.thread_ts == parent_ts and m.ts != parent_ts]
+
+
+async def wait_thread(
+    slack: FakeSlack, channel: str, replies: int = 1, *, parents: int = 1, within: float = 5.0
+) -> tuple[Message, list[Message]]:
+    """Wait until the ``parents``-th top-level message has ``replies`` replies; both."""
+
+    def ready() -> bool:
+        tops = top_level(slack, channel)
+        return len(tops) >= parents and len(thread(slack, channel, tops[parents - 1].ts)) >= replies
+
+    await poll_until(
+        ready, within, lambda: f"no thread with {replies} replies:\n{slack.transcript()}"
+    )
+    parent = top_level(slack, channel)[parents - 1]
+    return parent, thread(slack, channel, parent.ts)
+
+
+def response_texts(slack: FakeSlack) -> list[str]:
+    """What the bot posted to response_urls (text and blocks, as JSON)."""
+    return [json.dumps(post.body, ensure_ascii=False) for post in slack.responses]
+
+
+def bot_output(slack: FakeSlack) -> str:
+    """Everything the bot sent to Slack (Web API arguments and response_url bodies) as JSON."""
+    calls = [json.dumps(call.args, ensure_ascii=False) for call in slack.calls]
+    return "\n".join(calls + response_texts(slack))

@@ -1,18 +1,25 @@
 """Ledger fixtures: every test that uses them runs on SQLite and on PostgreSQL.
 
-PostgreSQL is ``TEST_DATABASE_URL`` (default: the local server). Each test starts from an empty
+PostgreSQL is the server of ``TEST_DATABASE_URL`` (default: the local one). Each test process
+creates a database of its own there (and drops it at exit), so test runs started at the same
+time by several people or CI jobs never touch each other's tables; without the privilege to
+create databases it uses the configured database itself. Each test starts from an empty
 database: the ledger's tables are dropped before it opens. If PostgreSQL cannot be reached the
 postgres variant is skipped locally and fails when ``CI`` is set.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import os
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -49,8 +56,27 @@ async def ledger_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str])
     """A ``DATABASE_URL`` (as people write it) for an empty database."""
     if request.param == "sqlite":
         return f"sqlite:///{os.path.join(tmp_path, 'ledger.db')}"
-    await _drop_ledger_tables(POSTGRES_URL)
-    return POSTGRES_URL
+    url = await _session_database()
+    await _drop_ledger_tables(url)
+    return url
+
+
+_session: dict[str, str] = {}  # the URL of this test process's database, once created
+
+
+async def _session_database() -> str:
+    """This test process's own database on the ``TEST_DATABASE_URL`` server, made once.
+
+    Not a session fixture: test modules import ``ledger_url`` alone, by name. The database
+    is dropped when the process exits.
+    """
+    if "url" not in _session:
+        name = f"ledger_test_{os.getpid()}_{secrets.token_hex(4)}"
+        own = await _create_database(POSTGRES_URL, name)
+        if own is not None:
+            atexit.register(lambda: asyncio.run(_drop_database(POSTGRES_URL, name)))
+        _session["url"] = own or POSTGRES_URL
+    return _session["url"]
 
 
 @pytest.fixture
@@ -70,6 +96,43 @@ async def open_ledgers(ledger_url: str, ledger_clock: FakeClock) -> AsyncIterato
 @pytest.fixture
 async def ledger(open_ledgers: OpenLedger) -> SqlLedger:
     return await open_ledgers()
+
+
+async def _create_database(url: str, name: str) -> str | None:
+    """The URL of a new database ``name``; None if PostgreSQL refuses or cannot be reached."""
+    engine = _admin_engine(url)
+    try:
+        conn = await _try_connect(engine, url)
+        if conn is None:
+            return None
+        try:
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        except DBAPIError:  # no CREATEDB privilege: share the configured database
+            return None
+        finally:
+            await conn.close()
+    finally:
+        await engine.dispose()
+    own = make_url(database_url_for(url)).set(database=name)
+    return own.render_as_string(hide_password=False)
+
+
+async def _drop_database(url: str, name: str) -> None:
+    engine = _admin_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await engine.dispose()
+
+
+def _admin_engine(url: str) -> AsyncEngine:
+    return create_async_engine(
+        database_url_for(url),
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"timeout": 5},
+    )
 
 
 async def _drop_ledger_tables(url: str) -> None:

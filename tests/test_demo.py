@@ -27,8 +27,11 @@ async def test_demo_shows_every_scene() -> None:
 
 
 def test_demo_runs_as_a_command() -> None:
-    result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "bot", "demo"], capture_output=True, text=True, timeout=60,
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
 

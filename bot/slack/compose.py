@@ -84,6 +84,8 @@ async def _check(
     if metadata is None or not view.get("id"):
         return None, {Field.TO.value: STALE_FORM}, None
     origin = _origin(body, view, metadata)
+    if await _already_stored(deps, origin):  # Slack delivered it again: ack, nothing else
+        return origin, {}, None
     decision = await deps.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
         to, message = typed_to_and_message(_values(view))
@@ -100,6 +102,14 @@ async def _check(
         return origin, result, None
     errors = await _over_limit(deps, origin, len(result.recipients))
     return origin, errors, result
+
+
+async def _already_stored(deps: Deps, origin: Origin) -> bool:
+    """Whether this view was submitted and stored before (checked before the hourly limit,
+    which that very request may have used up: its copy must not be told "nothing was sent").
+    """
+    requests = await deps.ledger.list_for_user(origin.user_id)
+    return any(request.interaction_key == origin.interaction_key for request in requests)
 
 
 def _values(view: dict[str, Any]) -> dict[str, Any]:

@@ -204,7 +204,10 @@ def fallback_summary(request: SmsRequest, view: StatusView) -> SlackMessage:
         "I can't post in this conversation, so only you see this. Later updates come as a"
         " direct message."
     )
-    return SlackMessage(f"{status.text}\n{note}", [*status.blocks, _context(note)])
+    blocks = [*status.blocks, _context(note)]
+    if view.cancellable and any(send.state is State.SCHEDULED for send in request.sends):
+        blocks.append(_cancel_button(request.id))  # the 🕒 reply's button has nowhere else to go
+    return SlackMessage(f"{status.text}\n{note}", blocks)
 
 
 def dm_update(request: SmsRequest, reply: SlackMessage) -> SlackMessage:

@@ -14,7 +14,9 @@ Messages are stored (the audit trail needs them) and never logged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -264,10 +266,24 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Connection) -> None:
         read_only = conn.get_execution_options().get(_READ_ONLY, False)
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (readers never wait for the writer); it stays WAL once switched.
+
+    A speed-up, not needed for correctness (``BEGIN IMMEDIATE`` and the busy timeout are): when
+    several instances open a new file at once the switch may find the file locked, and then
+    whichever switches it wins for everyone.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] in ("wal", "memory"):
+        return
+    with contextlib.suppress(sqlite3.OperationalError):
+        cursor.execute("PRAGMA journal_mode = WAL")

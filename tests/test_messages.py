@@ -1,0 +1,370 @@
+"""bot/slack/messages.py and replies.py: what people read, with user text escaped."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.guards import Field, Refusal
+from bot.records import Scheduler, SendRecord, SmsRequest, State
+from bot.slack.messages import (
+    CANCEL_ACTION,
+    SlackMessage,
+    StatusView,
+    cancelled_reply,
+    display_number,
+    dm_update,
+    fallback_summary,
+    format_time,
+    missed_reply,
+    outcome_reply,
+    overall,
+    quote,
+    scheduled_reply,
+    state_line,
+    status_message,
+)
+from bot.slack.replies import (
+    cancel_text,
+    channel_denied_text,
+    denied_text,
+    help_text,
+    list_message,
+    over_limit_text,
+    refusal_text,
+)
+from bot.store.base import CancelOutcome, CancelResult, OverLimit
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+WINTER = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
+SUMMER = datetime(2026, 7, 1, 14, 0, tzinfo=UTC)
+NASTY = "<!channel> Tom & Jerry <https://evil.example|click> <@U_BOSS>"
+ESCAPED = "&lt;!channel&gt; Tom &amp; Jerry &lt;https://evil.example|click&gt; &lt;@U_BOSS&gt;"
+RAW_MARKUP = ("<!channel>", "<https://evil.example|click>", "<@U_BOSS>", "Tom & Jerry")
+
+
+def send(recipient: str = "+4915112345678", state: State = State.ACCEPTED, **kw: Any) -> SendRecord:
+    return SendRecord(id=kw.pop("id", 1), request_id=7, recipient=recipient, state=state, **kw)
+
+
+def request(*sends: SendRecord, message: str = "Hello", **kw: Any) -> SmsRequest:
+    fields: dict[str, Any] = {
+        "id": 7,
+        "interaction_key": "command:1",
+        "team_id": "T1",
+        "user_id": "U_ALICE",
+        "channel_id": "C_GENERAL",
+        "response_url": None,
+        "message": message,
+        "sms_id": "s0",
+        "segments": 1,
+        "requested_at": WINTER,
+        "send_at": None,
+        "scheduler": Scheduler.BOT,
+        "status_channel": None,
+        "status_ts": None,
+        "sends": sends or (send(),),
+    }
+    fields.update(kw)
+    return SmsRequest(**fields)
+
+
+VIEW = StatusView("SMS (s0)", BERLIN)
+
+
+def everything_parsed(message: SlackMessage) -> str:
+    """The message's text and every mrkdwn text of its blocks."""
+    parts = [message.text]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                parts.append(str(node["text"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.blocks)
+    return "\n".join(parts)
+
+
+def assert_no_raw_markup(shown: str) -> None:
+    for raw in RAW_MARKUP:
+        assert raw not in shown
+
+
+# --- escaping -----------------------------------------------------------------------------------
+
+
+def test_status_message_escapes_the_text() -> None:
+    message = status_message(request(message=NASTY), VIEW)
+
+    shown = everything_parsed(message)
+    assert ESCAPED in shown
+    assert_no_raw_markup(shown)
+    assert "<@U_ALICE>" in shown  # the requester is mentioned on purpose
+
+
+def test_multiline_text_is_quoted_line_by_line() -> None:
+    assert quote("first <b>\nsecond & third") == "&gt; first &lt;b&gt;\n&gt; second &amp; third"
+    assert quote("") == "&gt; "
+
+
+def test_sender_label_is_escaped() -> None:
+    message = status_message(request(), StatusView("<!here> (s0)", BERLIN))
+
+    shown = everything_parsed(message)
+    assert "&lt;!here&gt; (s0)" in shown
+    assert "<!here>" not in shown
+
+
+def test_fallback_and_dm_keep_the_text_escaped() -> None:
+    summary = fallback_summary(request(message=NASTY), VIEW)
+    dm = dm_update(request(message=NASTY), summary)
+
+    for message in (summary, dm):
+        shown = everything_parsed(message)
+        assert ESCAPED in shown
+        assert_no_raw_markup(shown)
+    assert "only you see this" in summary.text
+    assert "<#C_GENERAL>" in dm.text
+    assert "SMS #7" in dm.text
+
+
+def test_list_escapes_the_preview() -> None:
+    message = list_message([request(message=NASTY)], BERLIN)
+
+    assert "&lt;!channel&gt; Tom &amp; Jerry" in message.text
+    assert_no_raw_markup(message.text)
+
+
+def test_help_and_refusals_escape_what_was_typed() -> None:
+    help_shown = help_text("“<!channel>” is not a number")
+    refusal = refusal_text([Refusal(Field.TO, "“<@U_BOSS>” & co")])
+
+    assert help_shown.startswith("⚠️ “&lt;!channel&gt;” is not a number\n")
+    assert "<!channel>" not in help_shown
+    assert "“&lt;@U_BOSS&gt;” &amp; co" in refusal
+    assert "<@U_BOSS>" not in refusal
+
+
+def test_help_without_a_problem() -> None:
+    text = help_text()
+
+    assert text.startswith("*Send an SMS through sipgate*")
+    assert "/sms list" in text
+    assert "/sms cancel 12" in text
+
+
+# --- state lines and the overall state ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        (State.ACCEPTED, "✅ +49 1511 2345678: accepted by sipgate"),
+        (State.SENDING, "📤 +49 1511 2345678: sending…"),
+        (State.SCHEDULED, "🕒 +49 1511 2345678: scheduled"),
+        (State.FAILED, "❌ +49 1511 2345678: failed"),
+        (State.UNKNOWN, "❓ +49 1511 2345678: outcome unknown"),
+        (State.CANCELLED, "🚫 +49 1511 2345678: cancelled"),
+        (State.MISSED, "⏰ +49 1511 2345678: missed"),
+        (State.DENIED, "⛔ +49 1511 2345678: not allowed"),
+    ],
+)
+def test_state_line(state: State, expected: str) -> None:
+    assert state_line(send(state=state), "s0") == expected
+
+
+def test_state_line_of_a_scheduled_send_names_the_time() -> None:
+    line = state_line(send(state=State.SCHEDULED), "s0", "Tue 24 Nov 2026, 15:00 CET")
+
+    assert line == "🕒 +49 1511 2345678: scheduled for Tue 24 Nov 2026, 15:00 CET"
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("invalid", "rejected the SMS as invalid"),
+        ("auth", "credentials are wrong"),
+        ("balance", "ask the admin to top up"),
+        ("forbidden", "extension s0"),
+        ("bug", "malformed request"),
+        ("rate_limited", "rate-limiting"),
+        ("server", "internal error"),
+        ("no_answer", "may or may not have gone out"),
+        ("denied", "no longer allowed"),
+        ("interrupted", "bot stopped"),
+    ],
+)
+def test_failure_lines_explain_what_happened(kind: str, words: str) -> None:
+    state = State.UNKNOWN if kind in ("server", "no_answer", "interrupted") else State.FAILED
+
+    line = state_line(send(state=state, error_kind=kind), "s0")
+
+    assert " — " in line
+    assert words in line
+
+
+def test_overall_of_one_state_and_of_a_partial_outcome() -> None:
+    accepted = send(id=1)
+    failed = send("+491701234567", State.FAILED, id=2, error_kind="balance")
+
+    assert overall([accepted, send(id=3)]) == "✅ accepted by sipgate"
+    assert overall([accepted, failed]) == "⚠️ 1 accepted by sipgate, 1 failed"
+    assert overall([failed, accepted, send(id=3)]) == "⚠️ 2 accepted by sipgate, 1 failed"
+
+
+def test_partial_outcome_reply_lists_every_recipient() -> None:
+    sends = (send(id=1), send("+491701234567", State.FAILED, id=2, error_kind="balance"))
+
+    reply = outcome_reply(request(*sends), sends, BERLIN)
+
+    lines = reply.text.splitlines()
+    assert lines[0] == "✅ +49 1511 2345678: accepted by sipgate"
+    assert lines[1].startswith("❌ +49 170 1234567: failed — the sipgate account balance")
+    assert len(lines) == 2
+
+
+def test_unknown_outcome_asks_to_check_before_resending() -> None:
+    sends = (send(state=State.UNKNOWN, error_kind="no_answer"),)
+
+    reply = outcome_reply(request(*sends), sends, BERLIN)
+
+    assert "check with the recipient before sending again" in reply.text
+
+
+def test_status_message_counts_parts_and_names_the_request() -> None:
+    sends = (send(id=1), send("+491701234567", State.FAILED, id=2, error_kind="auth"))
+
+    message = status_message(request(*sends, segments=3), VIEW)
+
+    assert (
+        message.text
+        == "SMS #7 to +49 1511 2345678, +49 170 1234567: ⚠️ 1 accepted by sipgate, 1 failed"
+    )
+    shown = everything_parsed(message)
+    assert "📱 SMS #7 from <@U_ALICE>" in shown
+    assert "3 SMS parts · from SMS (s0)" in shown
+    assert "credentials are wrong" in shown
+
+
+# --- times --------------------------------------------------------------------------------------
+
+
+def test_format_time_in_the_requesters_zone() -> None:
+    assert format_time(WINTER, BERLIN) == "Tue 24 Nov 2026, 15:00 CET"
+    assert format_time(SUMMER, BERLIN) == "Wed 01 Jul 2026, 16:00 CEST"
+    assert format_time(WINTER, NEW_YORK) == "Tue 24 Nov 2026, 09:00 EST"
+    assert format_time(WINTER, ZoneInfo("UTC")) == "Tue 24 Nov 2026, 14:00 UTC"
+
+
+def test_scheduled_reply_by_the_bot_has_a_cancel_button() -> None:
+    scheduled = request(send(state=State.SCHEDULED), send_at=WINTER)
+
+    reply = scheduled_reply(
+        scheduled, StatusView("s0", NEW_YORK, cancellable=True), by_sipgate=False
+    )
+
+    assert reply.text.startswith("🕒 Scheduled for Tue 24 Nov 2026, 09:00 EST.")
+    assert "/sms cancel 7" in reply.text
+    (actions,) = [block for block in reply.blocks if block["type"] == "actions"]
+    (button,) = actions["elements"]
+    assert button["action_id"] == CANCEL_ACTION
+    assert button["value"] == "7"
+
+
+def test_scheduled_reply_by_sipgate_cannot_be_cancelled() -> None:
+    scheduled = request(send(), send_at=WINTER, scheduler=Scheduler.SIPGATE)
+
+    reply = scheduled_reply(scheduled, VIEW, by_sipgate=True)
+
+    assert "sipgate holds it" in reply.text
+    assert "cannot be cancelled" in reply.text
+    assert all(block["type"] != "actions" for block in reply.blocks)
+
+
+def test_status_of_a_scheduled_request_shows_when() -> None:
+    scheduled = request(send(state=State.SCHEDULED), send_at=SUMMER)
+
+    shown = everything_parsed(status_message(scheduled, VIEW))
+
+    assert "scheduled for Wed 01 Jul 2026, 16:00 CEST" in shown
+
+
+def test_missed_and_cancelled_replies() -> None:
+    missed = missed_reply(request(send(state=State.MISSED), send_at=WINTER), BERLIN)
+
+    assert "was due Tue 24 Nov 2026, 15:00 CET" in missed.text
+    assert "not sent late" in missed.text
+    assert cancelled_reply(7, "U_BOB").text.startswith("🚫 SMS #7 was cancelled by <@U_BOB>")
+
+
+def test_over_limit_says_how_many_remain_and_when() -> None:
+    text = over_limit_text(30, OverLimit(2, WINTER + timedelta(minutes=5)), BERLIN)
+
+    assert "30 SMS per hour" in text
+    assert "have 2 left right now" in text
+    assert "More are free from Tue 24 Nov 2026, 15:05 CET" in text
+    assert "More are free" not in over_limit_text(30, OverLimit(0, None), BERLIN)
+
+
+def test_list_puts_scheduled_first_with_ids() -> None:
+    recent = request(send(), id=3)
+    later = request(send(state=State.SCHEDULED), id=4, send_at=WINTER, message="x" * 60)
+
+    text = list_message([recent, later], BERLIN).text
+
+    assert text.index("*Scheduled*") < text.index("`#4`") < text.index("*Recent*")
+    assert text.index("*Recent*") < text.index("`#3`")
+    assert "x" * 39 + "…" in text
+    assert "x" * 40 not in text
+    assert list_message([], BERLIN).text == "You have no scheduled or recent SMS."
+
+
+# --- ephemeral answers --------------------------------------------------------------------------
+
+
+def test_denied_names_who_to_ask() -> None:
+    assert "Ask <@U_ADMIN1>, <@U_ADMIN2>." in denied_text(["U_ADMIN2", "U_ADMIN1"])
+    assert "Ask your Slack admin." in denied_text([])
+    assert "nothing was sent" in channel_denied_text()
+
+
+@pytest.mark.parametrize(
+    ("outcome", "words"),
+    [
+        (CancelOutcome.CANCELLED, "SMS #7 is cancelled"),
+        (CancelOutcome.NOT_FOUND, "There is no SMS #7"),
+        (CancelOutcome.NOT_ALLOWED, "Only the person who scheduled SMS #7 or an SMS admin"),
+        (CancelOutcome.TOO_LATE, "Too late to cancel SMS #7"),
+    ],
+)
+def test_cancel_text(outcome: CancelOutcome, words: str) -> None:
+    assert words in cancel_text(CancelResult(outcome, None), 7)
+
+
+def test_too_late_names_the_state() -> None:
+    result = CancelResult(CancelOutcome.TOO_LATE, request(send()))
+
+    assert "accepted by sipgate" in cancel_text(result, 7)
+
+
+def test_display_number() -> None:
+    assert display_number("+4915112345678") == "+49 1511 2345678"
+    assert display_number("+14165550123") == "+1 416-555-0123"
+    assert display_number("garbage") == "garbage"
+
+
+def test_message_kwargs() -> None:
+    assert SlackMessage("hi").as_kwargs() == {"text": "hi"}
+    blocks = [{"type": "divider"}]
+    assert SlackMessage("hi", blocks).as_kwargs() == {"text": "hi", "blocks": blocks}
+    assert json.dumps(SlackMessage("hi", blocks).as_kwargs())
