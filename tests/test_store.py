@@ -223,6 +223,16 @@ async def test_the_limit_holds_across_instances_racing(
     assert (await one.usage("U1", ledger_clock.now)).count == 5
 
 
+async def test_a_later_request_stored_first_still_counts(
+    ledger: SqlLedger, ledger_clock: FakeClock
+) -> None:
+    # Two instances stamp requested_at, then queue for the user's lock in the other order.
+    now = ledger_clock.now
+    await opened(ledger, draft("command:1", now + timedelta(milliseconds=5)), limit=1)
+    refused = await ledger.open_request(draft("command:2", now), hourly_limit=1)
+    assert refused == OverLimit(0, now + timedelta(hours=1, milliseconds=5))
+
+
 async def test_a_cancelled_send_gives_its_count_back(
     ledger: SqlLedger, ledger_clock: FakeClock
 ) -> None:

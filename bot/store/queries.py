@@ -49,11 +49,15 @@ EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.a
 
 
 async def usage(conn: AsyncConnection, user_id: str, at: datetime) -> Usage:
-    """The user's counted sends requested in ``(at - 1h, at]``."""
+    """The user's counted sends requested after ``at - 1h``.
+
+    No upper bound at ``at`` on purpose: instances stamp ``requested_at`` before they queue for
+    the user's lock, so a request stamped a moment *later* may be stored first; it is in the
+    same rolling hour and must count, or racing instances could let the user over the limit.
+    """
     counted = select(func.count(), func.min(sends.c.requested_at)).where(
         sends.c.user_id == user_id,
         sends.c.requested_at > at - HOUR,
-        sends.c.requested_at <= at,
         sends.c.state.not_in(_UNCOUNTED),
     )
     count, oldest = (await conn.execute(counted)).one()
