@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bot.records import State
 from bot.sandbox.harness import Fakes
-from bot.sandbox.sipgate import HANG, Scripted
+from bot.sandbox.sipgate import Scripted
 from bot.sipgate import SmsExtension
 from tests.conftest import (
     MakeBot,
@@ -213,46 +212,6 @@ async def test_request_over_the_limit_is_refused_whole(make_bot: MakeBot, fakes:
     (refusal,) = await fakes.slack.wait_for_responses(1)
     assert "1 left" in str(refusal.body["text"])
     assert len(fakes.sipgate.sms_posts) == 1
-
-
-async def test_sipgate_401_fails_with_the_explanation(make_bot: MakeBot, fakes: Fakes) -> None:
-    bot = await make_bot()
-    fakes.sipgate.script_send(Scripted(status=401))
-
-    await bot.command(f"{NUMBER} hi")
-
-    await fakes.slack.wait_for("chat.update", 1)
-    parent, (reply,) = await wait_thread(fakes.slack, "C_GENERAL")
-    assert "❌ failed" in parent.text
-    assert reply.text.startswith("❌ +49 1511 2345678: failed")
-    assert "credentials are wrong" in reply.text
-    assert "ask the admin" in reply.text
-    (request,) = await bot.runtime.ledger.list_for_user("U_ALICE")
-    assert [send.state for send in request.sends] == [State.FAILED]
-    assert len(fakes.sipgate.sms_posts) == 1
-
-
-async def test_sipgate_timeout_is_unknown_and_never_retried(
-    make_bot: MakeBot, fakes: Fakes
-) -> None:
-    bot = await make_bot(SIPGATE_TIMEOUT="0.5")
-    fakes.sipgate.script_send(HANG)
-
-    response = await bot.command(f"{NUMBER} hi")
-
-    assert response.status == 200  # acked while sipgate has not answered
-    await fakes.slack.wait_for("chat.update", 1)
-    parent, (reply,) = await wait_thread(fakes.slack, "C_GENERAL")
-    assert "outcome unknown" in parent.text
-    assert "outcome unknown" in reply.text
-    assert "may or may not have gone out" in reply.text
-    assert "check with the recipient" in reply.text
-    (request,) = await bot.runtime.ledger.list_for_user("U_ALICE")
-    assert [send.state for send in request.sends] == [State.UNKNOWN]
-    await assert_stays(
-        lambda: len(fakes.sipgate.sms_posts) == 1, what="a timed-out send was retried"
-    )
-    assert fakes.sipgate.sms == []
 
 
 async def test_several_extensions_quick_send_uses_the_first_and_names_it(

@@ -269,6 +269,7 @@ async def test_not_in_channel_scheduled_fires_as_a_dm(
 
     await fakes.slack.wait_for_responses(1)
     assert "scheduled" in response_texts(fakes.slack)[0]
+    assert CANCEL_ACTION in response_texts(fakes.slack)[0]  # the button comes along
     assert fakes.sipgate.sms_posts == []
     await fire_due(bot, clock)
 
@@ -337,3 +338,31 @@ async def test_cancel_of_an_unknown_id(make_bot: MakeBot, fakes: Fakes) -> None:
 
     (answer,) = await fakes.slack.wait_for_responses(1)
     assert "There is no SMS #99" in str(answer.body["text"])
+
+
+async def test_not_in_channel_cancel_button_on_the_ephemeral_summary(
+    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+) -> None:
+    fakes.slack.remove_bot_from("C_PRIVATE")
+    bot = await make_bot(run_scheduler=False)
+    request_id = await schedule(bot, clock, channel="C_PRIVATE")
+    (summary,) = await fakes.slack.wait_for_responses(1)
+    (button,) = [
+        element
+        for block in summary.body["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+    await bot.dispatch(bot.click_body(button["action_id"], button["value"], channel="C_PRIVATE"))
+
+    await fakes.slack.wait_for_responses(2)
+    assert f"SMS #{request_id} is cancelled" in response_texts(fakes.slack)[1]
+    await poll_until(
+        lambda: len(fakes.slack.messages("U_ALICE")) == 1,
+        5.0,
+        lambda: f"no DM about the cancellation:\n{fakes.slack.transcript()}",
+    )
+    assert "was cancelled by <@U_ALICE>" in fakes.slack.messages("U_ALICE")[0].text
+    await fire_due(bot, clock)
+    assert fakes.sipgate.sms_posts == []

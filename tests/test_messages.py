@@ -138,6 +138,20 @@ def test_fallback_and_dm_keep_the_text_escaped() -> None:
     assert "SMS #7" in dm.text
 
 
+def test_fallback_of_a_scheduled_request_carries_the_cancel_button() -> None:
+    scheduled = request(send(state=State.SCHEDULED), send_at=WINTER)
+
+    held = fallback_summary(scheduled, StatusView("s0", BERLIN, cancellable=True))
+    sent = fallback_summary(request(send()), StatusView("s0", BERLIN, cancellable=True))
+    by_sipgate = fallback_summary(scheduled, VIEW)
+
+    (actions,) = [block for block in held.blocks if block["type"] == "actions"]
+    assert actions["elements"][0]["action_id"] == CANCEL_ACTION
+    assert actions["elements"][0]["value"] == "7"
+    for message in (sent, by_sipgate):
+        assert all(block["type"] != "actions" for block in message.blocks)
+
+
 def test_list_escapes_the_preview() -> None:
     message = list_message([request(message=NASTY)], BERLIN)
 

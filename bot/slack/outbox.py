@@ -116,7 +116,7 @@ class SlackOutbox:
         try:
             response = await self._client.users_info(user=user_id)
             return ZoneInfo(str(response["user"]["tz"]))
-        except (SlackApiError, KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+        except (*SLACK_FAILURES, KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
             log.warning("no time zone for user; using UTC", extra={"user": user_id})
             return DEFAULT_TZ
 
