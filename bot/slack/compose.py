@@ -24,11 +24,15 @@ from bot.slack.modal import (
     typed_to_and_message,
 )
 from bot.slack.replies import over_limit_text
-from bot.store.base import OverLimit
+from bot.store.base import Duplicate, OverLimit, Usage
 
 log = logging.getLogger(__name__)
 
 STALE_FORM = "This form is out of date. Close it and open a new one with /sms."
+BOT_TROUBLE = (
+    "Nothing was sent: the bot ran into a problem on its side (its database may be out of"
+    " reach). Try again in a few minutes; if it keeps happening, tell your Slack admin."
+)
 
 
 async def open_compose(
@@ -65,7 +69,12 @@ def register_compose(app: Any, deps: Deps) -> None:
 
     async def on_submit(ack: AsyncAck, body: dict[str, Any]) -> None:
         view = body.get("view") or {}
-        origin, errors, submission = await _check(deps, body, view)
+        try:
+            origin, errors, submission = await _check(deps, body, view)
+        except Exception:  # the answer is due within 3 s: an explanation, never a 500
+            log.exception("submission could not be checked", extra={"view": view.get("id")})
+            await ack(response_action="errors", errors={Field.TO.value: BOT_TROUBLE})
+            return
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -84,7 +93,10 @@ async def _check(
     if metadata is None or not view.get("id"):
         return None, {Field.TO.value: STALE_FORM}, None
     origin = _origin(body, view, metadata)
-    if await _already_stored(deps, origin):  # Slack delivered it again: ack, nothing else
+    # One read answers both: seen before (checked before the hourly limit, which that very
+    # request may have used up), and how much of the limit is left.
+    admission = await deps.ledger.admission(origin.user_id, origin.interaction_key, deps.clock())
+    if isinstance(admission, Duplicate):  # Slack delivered it again: ack, nothing else
         return origin, {}, None
     decision = await deps.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
@@ -100,16 +112,8 @@ async def _check(
     result = read_submission(_values(view), rules)
     if not isinstance(result, Submission):
         return origin, result, None
-    errors = await _over_limit(deps, origin, len(result.recipients))
+    errors = await _over_limit(deps, origin, admission, len(result.recipients))
     return origin, errors, result
-
-
-async def _already_stored(deps: Deps, origin: Origin) -> bool:
-    """Whether this view was submitted and stored before (checked before the hourly limit,
-    which that very request may have used up: its copy must not be told "nothing was sent").
-    """
-    requests = await deps.ledger.list_for_user(origin.user_id)
-    return any(request.interaction_key == origin.interaction_key for request in requests)
 
 
 def _values(view: dict[str, Any]) -> dict[str, Any]:
@@ -128,9 +132,8 @@ def _origin(body: dict[str, Any], view: dict[str, Any], metadata: ModalMetadata)
     )
 
 
-async def _over_limit(deps: Deps, origin: Origin, recipients: int) -> dict[str, str]:
+async def _over_limit(deps: Deps, origin: Origin, usage: Usage, recipients: int) -> dict[str, str]:
     limit = deps.settings.user_hourly_limit
-    usage = await deps.ledger.usage(origin.user_id, deps.clock())
     if usage.count + recipients <= limit:
         return {}
     refused = OverLimit(max(0, limit - usage.count), usage.next_free_at)

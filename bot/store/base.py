@@ -73,6 +73,12 @@ class Ledger(Protocol):
         """Count the user's SMS in the rolling hour before ``now``."""
         ...
 
+    async def admission(
+        self, user_id: str, interaction_key: str, now: datetime
+    ) -> Usage | Duplicate:
+        """Before an ack: Duplicate if the interaction is stored, else the user's usage."""
+        ...
+
     async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
         """Remember where the request's status parent message is."""
         ...

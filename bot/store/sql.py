@@ -14,10 +14,11 @@ Messages are stored (the audit trail needs them) and never logged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,6 +80,9 @@ class SqlLedger(Ledger):
         self._engine = engine
         self._reader = engine.execution_options(**{_READ_ONLY: True})
         self._postgres = engine.dialect.name == "postgresql"
+        # PostgreSQL serialises what must be serialised itself (row locks, advisory locks).
+        self._write_lock = contextlib.nullcontext() if self._postgres else asyncio.Lock()
+        self._user_locks: dict[str, asyncio.Lock] = {}
         self._clock = clock
 
     @property
@@ -87,22 +91,26 @@ class SqlLedger(Ledger):
 
     async def open_request(self, draft: RequestDraft, *, hourly_limit: int) -> OpenResult:
         _check_draft(draft)
-        async with self._write() as conn:
-            if self._postgres:
-                await conn.execute(_USER_LOCK, {"key": f"sms-user:{draft.user_id}"})
-            existing = await q.request_id_for(conn, draft.interaction_key)
-            if existing is not None:
-                return Duplicate(existing)
-            used = await q.usage(conn, draft.user_id, draft.requested_at)
-            if used.count + len(draft.recipients) > hourly_limit:
-                return OverLimit(max(0, hourly_limit - used.count), used.next_free_at)
-            return await self._insert(conn, draft)
+        try:
+            # One user's requests queue here, not while holding a pooled connection: a burst
+            # from one user must not take every connection while it waits for the user's lock.
+            async with self._user_lock(draft.user_id), self._write() as conn:
+                if self._postgres:
+                    await conn.execute(_USER_LOCK, {"key": f"sms-user:{draft.user_id}"})
+                return await self._insert(conn, draft, hourly_limit)
+        except _OverLimitError as refused:  # the transaction was rolled back: nothing stored
+            return refused.result
 
-    async def _insert(self, conn: AsyncConnection, draft: RequestDraft) -> OpenResult:
+    async def _insert(self, conn: AsyncConnection, draft: RequestDraft, limit: int) -> OpenResult:
+        # The key first (ON CONFLICT: a duplicate is never told "over the limit" by its own
+        # first copy), then the count, then the sends; one round trip fewer than a pre-check.
         now = self._clock()
         request_id = await q.insert_request(conn, draft, now)
-        if request_id is None:  # the same key committed meanwhile by someone else
+        if request_id is None:
             return Duplicate(await _existing_id(conn, draft.interaction_key))
+        used = await q.usage(conn, draft.user_id, draft.requested_at)
+        if used.count + len(draft.recipients) > limit:
+            raise _OverLimitError(OverLimit(max(0, limit - used.count), used.next_free_at))
         state = State.SCHEDULED if draft.held_by_bot else State.SENDING
         created = await q.insert_sends(conn, request_id, draft, state, now)
         return Opened(q.new_request(request_id, draft, created))
@@ -118,6 +126,15 @@ class SqlLedger(Ledger):
     async def usage(self, user_id: str, now: datetime) -> Usage:
         async with self._read() as conn:
             return await q.usage(conn, user_id, now)
+
+    async def admission(
+        self, user_id: str, interaction_key: str, now: datetime
+    ) -> Usage | Duplicate:
+        async with self._read() as conn:
+            existing = await q.request_id_for(conn, interaction_key)
+            return (
+                Duplicate(existing) if existing is not None else await q.usage(conn, user_id, now)
+            )
 
     async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
         where = requests.c.id == request_id
@@ -218,11 +235,30 @@ class SqlLedger(Ledger):
     async def close(self) -> None:
         await self._engine.dispose()
 
-    def _write(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        return self._engine.begin()
+    def _user_lock(self, user_id: str) -> AbstractAsyncContextManager[Any]:
+        # SQLite: the write lock below already serialises every write of this process.
+        if not self._postgres:
+            return contextlib.nullcontext()
+        return self._user_locks.setdefault(user_id, asyncio.Lock())
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        # SQLite has one writer at a time. Queueing this process's writers on an asyncio lock
+        # keeps them off SQLite's busy handler, which sleeps up to 100 ms between retries;
+        # other processes still wait through the busy timeout.
+        async with self._write_lock, self._engine.begin() as conn:
+            yield conn
 
     def _read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return self._reader.begin()
+
+
+class _OverLimitError(Exception):
+    """Raised inside the write transaction so that it rolls back."""
+
+    def __init__(self, result: OverLimit) -> None:
+        super().__init__("over the hourly limit")
+        self.result = result
 
 
 def _check_draft(draft: RequestDraft) -> None:
