@@ -9,10 +9,12 @@ the database loggers (SQL with its parameters at INFO) at WARNING.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextvars import ContextVar
 
 from bot.phone import mask_number
 
@@ -29,6 +31,41 @@ _CHATTY = (
 # SQLAlchemy logs every statement *with its parameters* (message text, numbers, response_urls)
 # as soon as INFO is enabled for ``sqlalchemy.engine``, so the database loggers stay at WARNING.
 _QUIET = ("sqlalchemy", "aiosqlite", "asyncpg")
+
+
+#: The request (ledger id) or Slack interaction the current task works on, for every log line.
+_REQUEST_ID: ContextVar[int | None] = ContextVar("request_id", default=None)
+_INTERACTION: ContextVar[str | None] = ContextVar("interaction", default=None)
+
+
+@contextlib.contextmanager
+def about_request(request_id: int) -> Iterator[None]:
+    """Log lines written inside carry ``request_id`` (also those of the sipgate client)."""
+    token = _REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        _REQUEST_ID.reset(token)
+
+
+@contextlib.contextmanager
+def about_interaction(interaction: str) -> Iterator[None]:
+    """Log lines written inside carry ``interaction`` (the Slack trigger or view)."""
+    token = _INTERACTION.set(interaction)
+    try:
+        yield
+    finally:
+        _INTERACTION.reset(token)
+
+
+class RequestContext(logging.Filter):
+    """Adds ``request_id`` / ``interaction`` of the current task to records lacking them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, value in (("request_id", _REQUEST_ID.get()), ("interaction", _INTERACTION.get())):
+            if value is not None and not hasattr(record, name):
+                setattr(record, name, value)
+        return True
 
 
 def _mask_match(match: re.Match[str]) -> str:
@@ -71,6 +108,7 @@ def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
     """Send every log line to stderr through the redacting one-line formatter."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(OneLineFormatter(secrets))
+    handler.addFilter(RequestContext())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -14,6 +14,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.logs import about_request
 from bot.metrics import METRICS
 from bot.phone import mask_number
 from bot.records import RequestDraft, Scheduler, SendRecord, SmsRequest, State
@@ -34,6 +37,13 @@ from bot.store.base import Ledger, Opened, OpenResult
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: What a ledger call raises when the database is out of reach or unusable.
+LEDGER_FAILURES = (SQLAlchemyError, OSError)
+
+
+class NotStored(Exception):  # noqa: N818 - an outcome, like the sipgate errors
+    """The ledger could not store a request, so nothing was sent (no SMS without a record)."""
 
 
 class SendService:
@@ -61,8 +71,18 @@ class SendService:
         self._idle.set()
 
     async def submit(self, draft: RequestDraft) -> OpenResult:
-        """Store a request (once per interaction) and send or schedule it."""
-        result = await self._ledger.open_request(draft, hourly_limit=self._hourly_limit)
+        """Store a request (once per interaction) and send or schedule it.
+
+        Raises ``NotStored`` when the database cannot be used: then nothing was sent.
+        """
+        try:
+            result = await self._ledger.open_request(draft, hourly_limit=self._hourly_limit)
+        except LEDGER_FAILURES as error:
+            log.error(
+                "request not stored: database unavailable",
+                extra={"interaction": draft.interaction_key, "error": type(error).__name__},
+            )
+            raise NotStored from error
         if not isinstance(result, Opened):
             log.info(
                 "request not opened",
@@ -70,18 +90,15 @@ class SendService:
             )
             return result
         request = result.request
-        log.info(
-            "request opened",
-            extra={
-                "request_id": request.id,
-                "user": request.user_id,
-                "recipients": len(request.sends),
-            },
-        )
-        if draft.held_by_bot:
-            await self._announce_scheduled(request)
-        else:
-            await self._send_and_report(request)
+        with about_request(request.id):
+            log.info(
+                "request opened",
+                extra={"user": request.user_id, "recipients": len(request.sends)},
+            )
+            if draft.held_by_bot:
+                await self._announce_scheduled(request)
+            else:
+                await self._send_and_report(request)
         return result
 
     async def _announce_scheduled(self, request: SmsRequest) -> None:
@@ -115,7 +132,10 @@ class SendService:
         self._in_flight[send.id] = (request, asyncio.current_task())
         started = asyncio.get_running_loop().time()
         try:
-            await self._sipgate.send_sms(request.sms_id, send.recipient, request.message, send_at)
+            with about_request(request.id):
+                await self._sipgate.send_sms(
+                    request.sms_id, send.recipient, request.message, send_at
+                )
         except SipgateError as error:
             state = State.UNKNOWN if error.may_have_sent else State.FAILED
             return await self._finish(send, state, error.status, error.kind, started)
@@ -143,6 +163,10 @@ class SendService:
 
     async def fire(self, request: SmsRequest) -> None:
         """Send a scheduled request the scheduler claimed, unless its requester lost access."""
+        with about_request(request.id):
+            await self._fire(request)
+
+    async def _fire(self, request: SmsRequest) -> None:
         decision = await self._access.check(request.user_id, request.channel_id)
         if not decision.allowed:
             await self._cancel_claimed(request)

@@ -10,13 +10,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack.commands import register_commands
 from bot.slack.compose import register_compose
 from bot.slack.deps import Deps
+from bot.slack.payload import CheckedApp
 
 log = logging.getLogger(__name__)
 
 
 def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
     """An AsyncApp with the ``/sms`` command, the compose modal and the Cancel button."""
-    app = AsyncApp(
+    app = CheckedApp(
         client=client,
         signing_secret=deps.settings.slack_signing_secret.value,
         logger=logging.getLogger("bot.bolt"),

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.guards import GuardPolicy
+from bot.logs import about_interaction
 from bot.records import RequestDraft
 from bot.segments import count_segments
 from bot.senders import SenderDirectory
-from bot.sending import SendService
+from bot.sending import NotStored, SendService
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy, Decision
 from bot.slack.messages import SlackMessage
@@ -22,6 +23,11 @@ from bot.store.base import Ledger
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+DATABASE_DOWN = (
+    "⚠️ Nothing was sent: the bot cannot reach its database right now, and it sends no SMS"
+    " it cannot record. Try again in a few minutes; if it keeps happening, tell your Slack admin."
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,11 @@ class Deps:
 async def guarded(deps: Deps, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
     """Run the work after ack; an unexpected failure is logged and told, never silent."""
     try:
-        async with deps.service.busy():
-            await work()
+        with about_interaction(origin.interaction_key):
+            async with deps.service.busy():
+                await work()
+    except NotStored:
+        await deps.tell(origin, DATABASE_DOWN)
     except Exception:
         log.exception("request failed", extra={"interaction": origin.interaction_key})
         await deps.tell(

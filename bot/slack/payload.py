@@ -1,0 +1,97 @@
+"""Reject signed payloads that are not shaped like Slack's before any listener sees them.
+
+Bolt's own listener matchers index into the body (``body["actions"][0]["action_id"]``,
+``body["view"]["type"]``) and a payload of the wrong shape makes them raise, which Bolt answers
+with a 500. Slack always sends these fields with these types, so a body without them is not
+from Slack: it gets a 400 and nothing happens.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+log = logging.getLogger(__name__)
+
+#: Fields a slash command always carries; without trigger_id a retry could not be recognised.
+_COMMAND_FIELDS = ("user_id", "channel_id", "trigger_id")
+
+
+def payload_problem(body: object) -> str | None:
+    """What is wrong with the shape of a Slack request body, or None."""
+    if not isinstance(body, dict):
+        return "the body is not an object"
+    if body.get("command") is not None:
+        return _command_problem(body)
+    kind = body.get("type")
+    if kind is not None and not isinstance(kind, str):
+        return "type is not a string"
+    for name in ("team", "channel", "container", "message", "enterprise"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            return f"{name} is not an object"
+    if kind in ("block_actions", "view_submission", "view_closed") and not _has_id(
+        body.get("user")
+    ):
+        return "user is missing"
+    if kind == "block_actions":
+        return _actions_problem(body.get("actions"))
+    if kind in ("view_submission", "view_closed"):
+        return _view_problem(body.get("view"))
+    return None
+
+
+def _has_id(value: object) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("id"), str) and bool(value["id"])
+
+
+def _command_problem(body: dict[str, Any]) -> str | None:
+    if not isinstance(body.get("command"), str):
+        return "command is not a string"
+    if not isinstance(body.get("text", ""), str):
+        return "text is not a string"
+    for name in _COMMAND_FIELDS:
+        value = body.get(name)
+        if not isinstance(value, str) or not value:
+            return f"{name} is missing"
+    return None
+
+
+def _actions_problem(actions: object) -> str | None:
+    if not isinstance(actions, list) or not actions:
+        return "actions is not a list"
+    for action in actions:
+        if not isinstance(action, dict) or not isinstance(action.get("action_id"), str):
+            return "an action has no action_id"
+        if not isinstance(action.get("block_id", ""), str):
+            return "an action's block_id is not a string"
+    return None
+
+
+def _view_problem(view: object) -> str | None:
+    if not isinstance(view, dict):
+        return "view is not an object"
+    for name in ("type", "id", "callback_id"):
+        if not isinstance(view.get(name), str):
+            return f"view.{name} is not a string"
+    if view.get("state") is not None and not isinstance(view["state"], dict):
+        return "view.state is not an object"
+    return None
+
+
+class CheckedApp(AsyncApp):
+    """The Bolt app, answering 400 to a body of the wrong shape before Bolt looks into it.
+
+    (A Bolt middleware comes too late: Bolt builds every listener argument — indexing into
+    the body — before it calls the first custom middleware.) Socket Mode dispatches here too.
+    """
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        problem = payload_problem(req.body)
+        if problem is None:
+            return await super().async_dispatch(req)
+        log.warning("rejected a malformed Slack payload", extra={"problem": problem})
+        return BoltResponse(status=400, body={"error": "malformed request"})

@@ -1,0 +1,127 @@
+"""The database down: at start-up (a clear error, non-zero exit) and while running (requests
+refused with an explanation, nothing sent without a record, never a 500 to Slack)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from bot.sandbox.harness import Fakes, Sandbox, sandbox_environ
+from bot.slack.compose import BOT_TROUBLE
+from bot.slack.deps import DATABASE_DOWN
+from tests.conftest import MakeBot, assert_stays
+from tests.test_faults_sipgate import closed_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMBER = "+49 151 12345678"
+
+
+async def test_database_down_at_start_up_exits_non_zero_naming_the_database(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    url = f"postgresql://postgres:pw-Secret9@127.0.0.1:{closed_port()}/test"
+    settings = sandbox_environ(fakes.slack, fakes.sipgate, DATABASE_URL=url, PORT="0")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT), **settings},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, raw = await asyncio.wait_for(process.communicate(), 30)
+    stderr = raw.decode()
+
+    assert process.returncode not in (0, None)
+    assert "database" in stderr.lower()
+    assert "127.0.0.1" in stderr  # names which one
+    assert "Traceback" not in stderr
+    assert "pw-Secret9" not in stderr
+    assert fakes.sipgate.sms_posts == []
+
+
+async def break_database(bot: Sandbox, tmp_path: Path) -> None:
+    """The database file vanishes under the running bot: every query fails from now on."""
+    await bot.runtime.ledger.close()  # drop pooled connections; new ones find an empty file
+    await asyncio.to_thread(_remove_database_files, tmp_path)
+
+
+def _remove_database_files(tmp_path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path}/bot.db{suffix}").unlink(missing_ok=True)
+
+
+async def test_quick_send_with_the_database_down_is_refused_and_explained(
+    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+) -> None:
+    bot = await make_bot(run_scheduler=False)
+    await break_database(bot, tmp_path)
+
+    response = await bot.command(f"{NUMBER} hi")
+
+    assert response.status == 200
+    (answer,) = await fakes.slack.wait_for_responses(1)
+    assert answer.body["text"] == DATABASE_DOWN
+    assert answer.body["response_type"] == "ephemeral"
+    await assert_stays(
+        lambda: not fakes.sipgate.sms_posts and not fakes.slack.calls_to("chat.postMessage"),
+        within=0.1,
+        what="something was sent without a record",
+    )
+
+
+async def test_http_request_with_the_database_down_is_no_500(
+    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+) -> None:
+    bot = await make_bot(run_scheduler=False)
+    await bot.serve_http()
+    await break_database(bot, tmp_path)
+
+    async with (
+        aiohttp.ClientSession() as http,
+        await bot.post(http, bot.command_body(f"{NUMBER} hi")) as response,
+    ):
+        assert response.status == 200
+
+    (answer,) = await fakes.slack.wait_for_responses(1)
+    assert "cannot reach its database" in str(answer.body["text"])
+    assert fakes.sipgate.sms_posts == []
+
+
+async def test_modal_submission_with_the_database_down_errors_on_to(
+    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+) -> None:
+    bot = await make_bot(run_scheduler=False)
+    await bot.command("")
+    await fakes.slack.wait_for("views.open")
+    await break_database(bot, tmp_path)
+
+    response = await bot.submit(to=NUMBER, message="hi")
+
+    assert response.status == 200
+    body = json.loads(response.body)
+    assert body == {"response_action": "errors", "errors": {"to": BOT_TROUBLE}}
+    await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.1)
+
+
+async def test_scheduler_round_with_the_database_down_sends_nothing(
+    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+) -> None:
+    bot = await make_bot(run_scheduler=False)
+    await break_database(bot, tmp_path)
+    scheduler = bot.runtime.scheduler
+    assert scheduler is not None
+
+    task = asyncio.create_task(scheduler.run())  # a failing round is logged and retried
+    await assert_stays(lambda: not task.done(), within=0.2, what="the scheduler loop died")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    assert fakes.sipgate.sms_posts == []
