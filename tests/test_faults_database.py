@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot.sandbox.harness import Fakes, Sandbox, sandbox_environ
+from bot.sandbox.slack import poll_until
 from bot.slack.compose import BOT_TROUBLE
 from bot.slack.deps import DATABASE_DOWN
 from tests.conftest import MakeBot, assert_stays
+from tests.store_fixtures import POSTGRES_URL, _create_database, _drop_database
 from tests.test_faults_sipgate import closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,3 +129,31 @@ async def test_scheduler_round_with_the_database_down_sends_nothing(
     await asyncio.gather(task, return_exceptions=True)
 
     assert fakes.sipgate.sms_posts == []
+
+
+async def test_postgresql_gone_while_running_refuses_and_explains(
+    make_bot: MakeBot, fakes: Fakes
+) -> None:
+    name = f"sms_fault_{os.getpid()}_{secrets.token_hex(3)}"
+    url = await _create_database(POSTGRES_URL, name)
+    if url is None:
+        if os.environ.get("CI"):
+            raise AssertionError("PostgreSQL must be reachable in CI")
+        pytest.skip("PostgreSQL is not reachable")
+    try:
+        bot = await make_bot(run_scheduler=False, DATABASE_URL=url)
+        await bot.command(f"{NUMBER} first")
+        await fakes.sipgate.wait_for_posts(1)
+
+        await _drop_database(POSTGRES_URL, name)  # WITH (FORCE): live connections are cut
+        response = await bot.command(f"{NUMBER} second")
+
+        assert response.status == 200
+        await poll_until(
+            lambda: any(p.body.get("text") == DATABASE_DOWN for p in fakes.slack.responses),
+            10,
+            lambda: f"not told: {[p.body for p in fakes.slack.responses]}",
+        )
+        assert len(fakes.sipgate.sms_posts) == 1  # nothing sent without a record
+    finally:
+        await _drop_database(POSTGRES_URL, name)
