@@ -19,7 +19,7 @@ from bot.sipgate import SipgateAuth, SipgateClient, build_send_sms
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = ROOT / "tests" / "fixtures" / "sipgate_send_web_sms_request.json"
 SPEC_PATH = ROOT.parent / "shared" / "reference" / "sipgate-openapi.yaml"
-PAT = SipgateAuth.personal_access_token("token-AB12CD", "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc")
+PAT = SipgateAuth.personal_access_token("token-AB12CD", "0b5e2f8a-1c3d-5e5f-9a7b-123456789abc")
 LATER = datetime.now(UTC) + timedelta(hours=2)
 
 
