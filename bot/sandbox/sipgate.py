@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.local import HOST, listen_locally
 from bot.sipgate.protocol import SmsExtension
 
 __all__ = ["DROP", "HANG", "FakeSipgate", "ReceivedRequest", "Scripted"]
@@ -91,15 +92,10 @@ class FakeSipgate:
         self._closing.clear()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(
-            app, access_log=None, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_TIMEOUT
+        self._runner, port = await listen_locally(
+            app, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_TIMEOUT
         )
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        host, port = runner.addresses[0][:2]
-        self._url = f"http://{host}:{port}/v2"
+        self._url = f"http://{HOST}:{port}/v2"
 
     async def close(self) -> None:
         """Stop promptly: waiting handlers give up and drop their connection."""

@@ -29,13 +29,14 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.sandbox import transcript as tx
+from bot.sandbox.local import HOST, listen_locally
 from bot.sandbox.slack_requests import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, new_trigger_id
 
 JsonDict = dict[str, Any]
 Handler = Callable[[JsonDict], JsonDict]
 
 TEAM_NAME = "Sandbox"
-HOST = "127.0.0.1"
+
 RESPONSE_URL_USES = 5  # Slack: a response_url works 5 times (within 30 minutes)
 MAX_MESSAGE_BLOCKS = 50
 MAX_UPDATE_TEXT = 4000
@@ -239,14 +240,15 @@ class FakeSlack:
 
     async def start(self) -> None:
         """Listen on ``127.0.0.1`` on a free port."""
+        self._runner, port = await listen_locally(self.web_app(), shutdown_timeout=SHUTDOWN_TIMEOUT)
+        self._origin = f"http://{HOST}:{port}"
+
+    def web_app(self) -> web.Application:
+        """The routes: the Web API and response_urls (a subclass adds its own)."""
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._serve_api)
         app.router.add_post("/response/{key}", self._serve_response)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, 0).start()
-        port = self._runner.addresses[0][1]
-        self._origin = f"http://{HOST}:{port}"
+        return app
 
     async def close(self) -> None:
         """Stop listening (idempotent)."""

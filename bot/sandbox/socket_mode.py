@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sandbox.slack import HOST, SHUTDOWN_TIMEOUT, FakeSlack, JsonDict, poll_until
+from bot.sandbox.slack import FakeSlack, JsonDict, poll_until
 from bot.sandbox.slack_requests import APP_ID
 
 APP_TOKEN = "xapp-1-A_SANDBOX-1-sandboxapptoken"  # noqa: S105 - made up for the sandbox
@@ -55,17 +55,11 @@ class FakeSocketModeSlack(FakeSlack):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on ``127.0.0.1`` on a free port: the Web API, response_urls and ``/link``."""
-        app = web.Application()
-        app.router.add_route("*", "/api/{method}", self._serve_api)
-        app.router.add_post("/response/{key}", self._serve_response)
+    def web_app(self) -> web.Application:
+        """FakeSlack's routes plus the websocket ``/link``."""
+        app = super().web_app()
         app.router.add_get(LINK_PATH, self._serve_link)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, HOST, 0).start()
-        port = self._runner.addresses[0][1]
-        self._origin = f"http://{HOST}:{port}"
+        return app
 
     async def close(self) -> None:
         """Close every open socket, then stop listening (idempotent)."""
