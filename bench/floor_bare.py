@@ -4,14 +4,13 @@ the bot's outbound calls for a quick send. No framework. ``python -m bench.floor
 from __future__ import annotations
 
 import asyncio
-import signal
 import urllib.parse
 
 import aiohttp
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bench.floor_common import FloorConfig, Outbound, spawn
+from bench.floor_common import FloorConfig, Outbound, serve_until_signal, spawn
 
 
 async def main() -> None:
@@ -35,15 +34,7 @@ async def main() -> None:
     app = web.Application()
     app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", config.port).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_signal(app, config.port)
     await session.close()
 
 

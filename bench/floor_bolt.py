@@ -4,7 +4,6 @@ calls for a quick send, served by ``app.web_app()``. ``python -m bench.floor_bol
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Any
 
 import aiohttp
@@ -12,7 +11,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench.floor_common import FloorConfig, Outbound, split_command
+from bench.floor_common import FloorConfig, Outbound, serve_until_signal, split_command
 
 
 async def main() -> None:
@@ -44,15 +43,7 @@ async def main() -> None:
 
     web_app = app.web_app(path="/slack/events")
     web_app.router.add_get("/healthz", healthz)
-    runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", config.port).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_signal(web_app, config.port)
     await session.close()
 
 

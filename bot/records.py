@@ -16,8 +16,12 @@ retries it, the requester is asked to check before resending.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+#: Where "now" comes from: ``datetime.now(UTC)`` in production, a hand-moved clock in tests.
+Clock = Callable[[], datetime]
 
 
 class State(enum.StrEnum):

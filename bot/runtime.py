@@ -17,10 +17,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.records import Scheduler
+from bot.records import Clock, Scheduler
 from bot.scheduler import SchedulerConfig, SendScheduler
 from bot.senders import SenderDirectory
-from bot.sending import Clock, SendService
+from bot.sending import SendService
 from bot.settings import Settings
 from bot.sipgate import SipgateAuth, SipgateClient, SipgateError
 from bot.slack.access import AccessPolicy

@@ -12,14 +12,13 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.logs import about_request
 from bot.metrics import METRICS
 from bot.phone import mask_number
-from bot.records import RequestDraft, Scheduler, SendRecord, SmsRequest, State
+from bot.records import Clock, RequestDraft, Scheduler, SendRecord, SmsRequest, State
 from bot.sipgate import SipgateClient, SipgateError
 from bot.slack.access import AccessPolicy
 from bot.slack.messages import (
@@ -36,7 +35,6 @@ from bot.store.base import Ledger, Opened, OpenResult
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 #: What a ledger call raises when the database is out of reach or unusable.
 LEDGER_FAILURES = (SQLAlchemyError, OSError)
@@ -179,9 +177,7 @@ class SendService:
     async def _cancel_claimed(self, request: SmsRequest) -> None:
         for send in request.sends:
             await self._ledger.finish(send.id, State.CANCELLED, error_kind="denied")
-        full = await self._ledger.get_request(request.id) or request
-        view = await self._reporter.view(full)
-        await self._reporter.later(full, no_longer_allowed_reply(request.id), view)
+        await self._tell_later(request, lambda full, _: no_longer_allowed_reply(full.id))
 
     async def report_cancelled(self, request: SmsRequest, by_user: str) -> None:
         """Tell the thread that a request was cancelled."""
@@ -190,15 +186,21 @@ class SendService:
 
     async def report_missed(self, request: SmsRequest) -> None:
         """Tell the requester a scheduled send was not sent because it was overdue."""
-        full = await self._ledger.get_request(request.id) or request
-        view = await self._reporter.view(full)
-        await self._reporter.later(full, missed_reply(full, view.tz), view)
+        await self._tell_later(request, lambda full, view: missed_reply(full, view.tz))
 
     async def report_unknown(self, request: SmsRequest) -> None:
         """Tell the requester that a send was interrupted and its outcome is unknown."""
+        await self._tell_later(
+            request, lambda full, view: outcome_reply(full, request.sends, view.tz)
+        )
+
+    async def _tell_later(
+        self, request: SmsRequest, reply: Callable[[SmsRequest, StatusView], SlackMessage]
+    ) -> None:
+        """Reload the whole request (the parent shows every recipient), then post ``reply``."""
         full = await self._ledger.get_request(request.id) or request
         view = await self._reporter.view(full)
-        await self._reporter.later(full, outcome_reply(full, request.sends, view.tz), view)
+        await self._reporter.later(full, reply(full, view), view)
 
     @contextlib.asynccontextmanager
     async def busy(self) -> AsyncIterator[None]:

@@ -7,7 +7,6 @@ listeners ack first and work afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -124,8 +123,3 @@ def bound_port(runner: web.AppRunner) -> int:
         for sock in sockets:
             return int(sock.getsockname()[1])
     raise RuntimeError("the site is not listening")
-
-
-async def wait_forever() -> None:
-    """Sleep until cancelled (by the signal handler in ``bot.service``)."""
-    await asyncio.Event().wait()

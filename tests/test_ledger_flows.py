@@ -37,13 +37,6 @@ StartBot = Callable[..., Awaitable[Sandbox]]
 
 
 @pytest.fixture
-async def fakes() -> AsyncIterator[Fakes]:
-    started = await Fakes.start()
-    yield started
-    await started.close()
-
-
-@pytest.fixture
 async def start_bot(fakes: Fakes, ledger_url: str) -> AsyncIterator[StartBot]:  # noqa: F811
     """Start bot instances on the same database (each one is another process's worth)."""
     bots: list[Sandbox] = []

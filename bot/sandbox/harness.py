@@ -18,6 +18,7 @@ from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
+from bot.records import Clock
 from bot.runtime import Runtime, utc_now
 from bot.sandbox.sipgate import FakeSipgate
 from bot.sandbox.slack import FakeSlack
@@ -30,7 +31,6 @@ from bot.sandbox.slack_requests import (
     slash_command_fields,
     view_submission_payload,
 )
-from bot.sending import Clock
 from bot.server import SlackEndpoint, bound_port, build_web_app, start_site
 from bot.settings import Settings, load_settings
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bot.guards import GuardPolicy
 from bot.logs import about_interaction
-from bot.records import RequestDraft
+from bot.records import Clock, RequestDraft
 from bot.segments import count_segments
 from bot.senders import SenderDirectory
 from bot.sending import NotStored, SendService
@@ -22,7 +22,6 @@ from bot.store.base import Ledger
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 DATABASE_DOWN = (
     "⚠️ Nothing was sent: the bot cannot reach its database right now, and it sends no SMS"

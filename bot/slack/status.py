@@ -53,7 +53,7 @@ class StatusReporter:
         if ts is not None and await self._outbox.post(request.channel_id, reply, ts):
             await self._outbox.update(request.channel_id, ts, status_message(request, view))
             return
-        await self._fallback(request, view, reply)
+        await self._fallback(request, reply)
 
     async def first_outcome(
         self, request: SmsRequest, ts: str | None, reply: SlackMessage, view: StatusView
@@ -72,7 +72,7 @@ class StatusReporter:
         """A later update (fired, cancelled, missed) for a stored request."""
         await self.reply(request, request.status_ts, reply, view)
 
-    async def _fallback(self, request: SmsRequest, view: StatusView, reply: SlackMessage) -> None:
+    async def _fallback(self, request: SmsRequest, reply: SlackMessage) -> None:
         if await self._outbox.dm(request.user_id, dm_update(request, reply)):
             return
         log.error(
