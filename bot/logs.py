@@ -30,7 +30,7 @@ _CHATTY = (
 )
 # SQLAlchemy logs every statement *with its parameters* (message text, numbers, response_urls)
 # as soon as INFO is enabled for ``sqlalchemy.engine``, so the database loggers stay at WARNING.
-_QUIET = ("sqlalchemy", "aiosqlite", "asyncpg")
+_QUIET = ("sqlalchemy", "asyncpg")
 
 
 #: The request (ledger id) or Slack interaction the current task works on, for every log line.

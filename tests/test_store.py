@@ -21,7 +21,7 @@ from bot.store import (
     Usage,
     open_ledger,
 )
-from bot.store.schema import current_version, schema_version
+from bot.store.schema import schema_version
 from tests.store_fixtures import (  # noqa: F401 (fixtures)
     FakeClock,
     OpenLedger,
@@ -79,14 +79,14 @@ async def test_schema_is_created_then_reused(ledger_url: str, ledger_clock: Fake
     first = await open_ledger(ledger_url, clock=ledger_clock)
     try:
         stored = await opened(first, draft("command:1", ledger_clock.now))
-        assert await current_version(first.engine) == 1
+        assert await first.schema_version() == 1
     finally:
         await first.close()
     second = await open_ledger(ledger_url, clock=ledger_clock)
     try:
-        assert await current_version(second.engine) == 1
-        async with second.engine.connect() as conn:
-            assert await conn.scalar(select(func.count()).select_from(schema_version)) == 1
+        assert await second.schema_version() == 1
+        rows = select(func.count()).select_from(schema_version)
+        assert await second.database.read(lambda conn: conn.scalar(rows)) == 1
         assert await second.get_request(stored.id) == stored
     finally:
         await second.close()
@@ -94,12 +94,13 @@ async def test_schema_is_created_then_reused(ledger_url: str, ledger_clock: Fake
 
 async def test_instances_starting_together_migrate_once(open_ledgers: OpenLedger) -> None:
     ledgers = await asyncio.gather(*(open_ledgers() for _ in range(4)))
-    assert [await current_version(each.engine) for each in ledgers] == [1] * 4
+    assert [await each.schema_version() for each in ledgers] == [1] * 4
 
 
 async def test_a_newer_schema_is_refused(ledger: SqlLedger, ledger_url: str) -> None:
-    async with ledger.engine.begin() as conn:
-        await conn.execute(update(schema_version).values(version=99))
+    await ledger.database.write(
+        lambda conn: conn.execute(update(schema_version).values(version=99))
+    )
     with pytest.raises(RuntimeError, match="version 99"):
         await open_ledger(ledger_url)
 

@@ -10,18 +10,18 @@ from bot.store import database_url_for, redact_url
 
 @pytest.mark.parametrize("raw", [None, "", "   "])
 def test_nothing_set_means_a_sqlite_file_in_the_working_directory(raw: str | None) -> None:
-    assert database_url_for(raw) == "sqlite+aiosqlite:///sipgate-sms.db"
+    assert database_url_for(raw) == "sqlite+pysqlite:///sipgate-sms.db"
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("sqlite:///bot.db", "sqlite+aiosqlite:///bot.db"),
-        ("sqlite:///path/bot.db", "sqlite+aiosqlite:///path/bot.db"),
-        ("sqlite:////var/lib/sms/bot.db", "sqlite+aiosqlite:////var/lib/sms/bot.db"),
-        ("sqlite+aiosqlite:///path/bot.db", "sqlite+aiosqlite:///path/bot.db"),
-        ("sqlite://", "sqlite+aiosqlite://"),
-        ("SQLite:///bot.db", "sqlite+aiosqlite:///bot.db"),
+        ("sqlite:///bot.db", "sqlite+pysqlite:///bot.db"),
+        ("sqlite:///path/bot.db", "sqlite+pysqlite:///path/bot.db"),
+        ("sqlite:////var/lib/sms/bot.db", "sqlite+pysqlite:////var/lib/sms/bot.db"),
+        ("sqlite+aiosqlite:///path/bot.db", "sqlite+pysqlite:///path/bot.db"),
+        ("sqlite://", "sqlite+pysqlite://"),
+        ("SQLite:///bot.db", "sqlite+pysqlite:///bot.db"),
         (
             "postgres://u1abc:p4ss@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d9x",
             "postgresql+asyncpg://u1abc:p4ss@ec2-1-2-3-4.compute-1.amazonaws.com:5432/d9x",
@@ -51,7 +51,7 @@ def test_libpq_sslmode_becomes_asyncpg_ssl() -> None:
     [
         "mysql://root:hunter2@db/sms",
         "postgresql+psycopg2://root:hunter2@db/sms",
-        "sqlite+pysqlite:///bot.db",
+        "sqlite+pysqlcipher:///bot.db",
         "bot.db",
         "root:hunter2@db/sms",
         "http://root:hunter2@db/sms",

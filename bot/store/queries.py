@@ -13,6 +13,7 @@ from typing import Any, TypeAlias
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Connection,
     Row,
     Select,
     exists,
@@ -23,7 +24,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.records import UNCOUNTED_STATES, RequestDraft, SendRecord, SmsRequest, State
 from bot.store.base import Usage
@@ -48,7 +48,7 @@ SEND_COLUMNS = (
 EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.at, events.c.detail)
 
 
-async def usage(conn: AsyncConnection, user_id: str, at: datetime) -> Usage:
+def usage(conn: Connection, user_id: str, at: datetime) -> Usage:
     """The user's counted sends requested after ``at - 1h``.
 
     No upper bound at ``at`` on purpose: instances stamp ``requested_at`` before they queue for
@@ -60,17 +60,17 @@ async def usage(conn: AsyncConnection, user_id: str, at: datetime) -> Usage:
         sends.c.requested_at > at - HOUR,
         sends.c.state.not_in(_UNCOUNTED),
     )
-    count, oldest = (await conn.execute(counted)).one()
+    count, oldest = (conn.execute(counted)).one()
     return Usage(count=count, next_free_at=None if oldest is None else oldest + HOUR)
 
 
-async def request_id_for(conn: AsyncConnection, interaction_key: str) -> int | None:
+def request_id_for(conn: Connection, interaction_key: str) -> int | None:
     stmt = select(requests.c.id).where(requests.c.interaction_key == interaction_key)
-    found: int | None = await conn.scalar(stmt)
+    found: int | None = conn.scalar(stmt)
     return found
 
 
-async def insert_request(conn: AsyncConnection, draft: RequestDraft, now: datetime) -> int | None:
+def insert_request(conn: Connection, draft: RequestDraft, now: datetime) -> int | None:
     """Insert the request; None if its interaction key is already stored (nothing written).
 
     ``ON CONFLICT DO NOTHING`` leans on the unique constraint, so two instances racing with
@@ -83,12 +83,12 @@ async def insert_request(conn: AsyncConnection, draft: RequestDraft, now: dateti
         .on_conflict_do_nothing(index_elements=[requests.c.interaction_key])
         .returning(requests.c.id)
     )
-    inserted: int | None = await conn.scalar(stmt)
+    inserted: int | None = conn.scalar(stmt)
     return inserted
 
 
-async def insert_sends(
-    conn: AsyncConnection,
+def insert_sends(
+    conn: Connection,
     request_id: int,
     draft: RequestDraft,
     state: State,
@@ -110,13 +110,13 @@ async def insert_sends(
         for recipient in draft.recipients
     ]
     stmt = insert(sends).returning(*SEND_COLUMNS, sort_by_parameter_order=True)
-    created = [to_send(row) for row in await conn.execute(stmt, rows)]
-    await add_events(conn, (send.id for send in created), state, now, detail)
+    created = [to_send(row) for row in conn.execute(stmt, rows)]
+    add_events(conn, (send.id for send in created), state, now, detail)
     return created
 
 
-async def transition(
-    conn: AsyncConnection,
+def transition(
+    conn: Connection,
     where: ColumnElement[bool],
     state: State,
     at: datetime,
@@ -131,17 +131,17 @@ async def transition(
         .values(state=state, updated_at=at, **values)
         .returning(*SEND_COLUMNS)
     )
-    changed = sorted((to_send(row) for row in await conn.execute(stmt)), key=lambda s: s.id)
-    await add_events(conn, (send.id for send in changed), state, at, detail)
+    changed = sorted((to_send(row) for row in conn.execute(stmt)), key=lambda s: s.id)
+    add_events(conn, (send.id for send in changed), state, at, detail)
     return changed
 
 
-async def add_events(
-    conn: AsyncConnection, send_ids: Iterable[int], state: State, at: datetime, detail: str | None
+def add_events(
+    conn: Connection, send_ids: Iterable[int], state: State, at: datetime, detail: str | None
 ) -> None:
     rows = [{"send_id": i, "state": state, "at": at, "detail": detail} for i in send_ids]
     if rows:
-        await conn.execute(insert(events), rows)
+        conn.execute(insert(events), rows)
 
 
 def due_ids(now: datetime, limit: int) -> Select[Any]:
@@ -180,24 +180,24 @@ def listed_ids(user_id: str, recent: int) -> CompoundSelect[Any]:
     return union_all(scheduled, select(latest.c.id))
 
 
-async def load_requests(conn: AsyncConnection, where: ColumnElement[bool]) -> list[SmsRequest]:
+def load_requests(conn: Connection, where: ColumnElement[bool]) -> list[SmsRequest]:
     """The requests matching ``where``, newest first, each with all its sends (two queries)."""
     stmt = select(requests).where(where).order_by(requests.c.id.desc())
-    rows = (await conn.execute(stmt)).all()
+    rows = (conn.execute(stmt)).all()
     if not rows:
         return []
     of_rows = sends.c.request_id.in_([row.id for row in rows])
-    found = await conn.execute(select(*SEND_COLUMNS).where(of_rows).order_by(sends.c.id))
+    found = conn.execute(select(*SEND_COLUMNS).where(of_rows).order_by(sends.c.id))
     return group(rows, [to_send(row) for row in found])
 
 
-async def with_requests(conn: AsyncConnection, changed: list[SendRecord]) -> list[SmsRequest]:
+def with_requests(conn: Connection, changed: list[SendRecord]) -> list[SmsRequest]:
     """Wrap sends in their requests (oldest request first), each carrying only these sends."""
     if not changed:
         return []
     ids = sorted({send.request_id for send in changed})
     stmt = select(requests).where(requests.c.id.in_(ids)).order_by(requests.c.id)
-    return group((await conn.execute(stmt)).all(), changed)
+    return group((conn.execute(stmt)).all(), changed)
 
 
 def group(rows: Sequence[AnyRow], all_sends: Iterable[SendRecord]) -> list[SmsRequest]:

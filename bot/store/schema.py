@@ -6,7 +6,7 @@ at version ``n - 1`` to version ``n``. To change the schema, change the tables b
 ``SCHEMA_VERSION`` and add the matching step (e.g. ``UPGRADES[2] = _add_some_column``).
 
 Migration runs in one transaction, serialised across instances: on PostgreSQL by a
-transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE`` (see ``sql.py``).
+transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE`` (see ``database.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.records import Scheduler, State
 
@@ -169,22 +168,26 @@ schema_version = Table(
 )
 
 
-async def migrate(engine: AsyncEngine) -> int:
-    """Create or upgrade the tables; return the schema version now in the database."""
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        return await conn.run_sync(_migrate)
+def migrate(conn: Connection) -> int:
+    """Create or upgrade the tables; return the schema version now in the database.
+
+    Runs inside the caller's write transaction (``Database.write``).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    return _migrate(conn)
 
 
-async def current_version(engine: AsyncEngine) -> int | None:
+def current_version(conn: Connection) -> int | None:
     """The schema version recorded in the database, or None if it has no ledger yet."""
-    async with engine.connect() as conn:
-        return await conn.run_sync(_current_version)
+    if not inspect(conn).has_table(schema_version.name):
+        return None
+    version: int | None = conn.scalar(select(schema_version.c.version))
+    return version
 
 
 def _migrate(conn: Connection) -> int:
-    found = _current_version(conn)
+    found = current_version(conn)
     if found is None:
         metadata.create_all(conn)
         conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
@@ -198,10 +201,3 @@ def _migrate(conn: Connection) -> int:
         UPGRADES[version](conn)
         conn.execute(update(schema_version).values(version=version))
     return SCHEMA_VERSION
-
-
-def _current_version(conn: Connection) -> int | None:
-    if not inspect(conn).has_table(schema_version.name):
-        return None
-    version: int | None = conn.scalar(select(schema_version.c.version))
-    return version

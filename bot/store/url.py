@@ -1,4 +1,8 @@
-"""Turn the ``DATABASE_URL`` people write into the async SQLAlchemy URL the ledger uses."""
+"""Turn the ``DATABASE_URL`` people write into the SQLAlchemy URL the ledger uses.
+
+SQLite runs on the standard library's driver in threads, PostgreSQL on asyncpg (see
+``bot.store.database``); ``sqlite+aiosqlite://`` is still accepted and means the same file.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,16 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 #: No ``DATABASE_URL``: a SQLite file in the working directory.
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///sipgate-sms.db"
+DEFAULT_DATABASE_URL = "sqlite+pysqlite:///sipgate-sms.db"
 
-_SQLITE = "sqlite+aiosqlite"
+_SQLITE = "sqlite+pysqlite"
 _POSTGRES = "postgresql+asyncpg"
 
 #: The schemes people write (``postgres://`` is what Heroku sets) and the driver each gets.
 _DRIVERS = {
     "sqlite": _SQLITE,
     _SQLITE: _SQLITE,
+    "sqlite+aiosqlite": _SQLITE,
     "postgres": _POSTGRES,
     "postgresql": _POSTGRES,
     _POSTGRES: _POSTGRES,
@@ -24,7 +29,7 @@ _FORMS = "sqlite:///path/to/file.db or postgresql://user:password@host:5432/data
 
 
 def database_url_for(raw: str | None) -> str:
-    """The SQLAlchemy async URL for a ``DATABASE_URL`` value (None or empty: the default)."""
+    """The SQLAlchemy URL for a ``DATABASE_URL`` value (None or empty: the default)."""
     written = (raw or "").strip()
     if not written:
         return DEFAULT_DATABASE_URL

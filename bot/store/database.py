@@ -1,0 +1,198 @@
+"""Where the ledger's SQL runs: one function per transaction, handed a synchronous connection.
+
+Every ledger operation is a plain function ``work(conn) -> result`` over SQLAlchemy Core. What
+runs it differs by database, because what is cheap differs:
+
+* **PostgreSQL** (asyncpg): the function runs in the event loop through ``run_sync``; each
+  statement is one round trip to the server, and the server commits concurrent transactions
+  together by itself.
+* **SQLite** (the standard library's driver): the function runs in a thread, so a transaction
+  costs one hop to the thread instead of several per statement (an async SQLite driver hands
+  each cursor call to its thread and back, which cost more CPU than the SQL). Writes go through
+  one writer thread and are **group-committed**: every write that arrives while a commit is on
+  disk joins the next transaction, each inside its own savepoint, so one failing write rolls
+  back alone and one fsync makes the whole group durable. Reads run on their own threads (WAL:
+  readers never wait for the writer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
+
+#: One transaction's work: runs inside the transaction, never commits itself.
+Work = Callable[[Connection], T]
+
+#: Execution option: a SQLite transaction that only reads begins DEFERRED.
+READ_ONLY = "ledger_read_only"
+
+#: Most writes one group commit takes (bounds the time a transaction holds the write lock).
+MAX_GROUP = 256
+
+_READER_THREADS = 2
+
+
+class Database(Protocol):
+    """Runs transactions; the ledger's only way to its database."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    async def write(self, work: Work[T]) -> T:
+        """Run ``work`` in a write transaction: committed if it returns, rolled back if not."""
+        ...
+
+    async def read(self, work: Work[T]) -> T:
+        """Run ``work`` in a read-only transaction."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; a later call connects again."""
+        ...
+
+
+class AsyncDatabase:
+    """PostgreSQL through asyncpg: the work runs in the event loop with ``run_sync``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    async def write(self, work: Work[T]) -> T:
+        async with self._engine.begin() as conn:
+            return await conn.run_sync(work)
+
+    async def read(self, work: Work[T]) -> T:
+        async with self._engine.connect() as conn:
+            return await conn.run_sync(work)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+@dataclasses.dataclass
+class _Write:
+    work: Work[Any]
+    done: asyncio.Future[Any]
+
+
+class ThreadedSqlite:
+    """SQLite through the standard driver, in threads, with group commit (see the module)."""
+
+    def __init__(self, engine: Engine, *, shared_connection: bool = False) -> None:
+        self._engine = engine
+        # An in-memory database is one connection: everything runs on the writer thread.
+        self._shared = shared_connection
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._queue: list[_Write] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite"
+
+    async def write(self, work: Work[T]) -> T:
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Write(work, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await done
+
+    async def read(self, work: Work[T]) -> T:
+        if self._shared:
+            return await self.write(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_threads(), self._read_now, work)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        for pool in (self._writer, self._readers):
+            if pool is not None:
+                await asyncio.get_running_loop().run_in_executor(pool, self._engine.dispose)
+                pool.shutdown(wait=True)
+        self._writer = self._readers = None
+        self._engine.dispose()
+
+    async def _flush(self) -> None:
+        """Commit what is queued, group by group, until the queue is empty."""
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            try:
+                outcomes = await loop.run_in_executor(
+                    self._writer_thread(), self._commit_now, [w.work for w in group]
+                )
+            except asyncio.CancelledError:
+                for write in group:
+                    write.done.cancel()
+                raise
+            except Exception as error:  # the transaction failed as a whole: nothing written
+                outcomes = [error] * len(group)
+            for write, outcome in zip(group, outcomes, strict=True):
+                _settle(write.done, outcome)
+
+    def _commit_now(self, works: list[Work[Any]]) -> list[Any]:
+        """In the writer thread: one transaction, a savepoint per write."""
+        outcomes: list[Any] = []
+        with self._engine.connect() as conn, conn.begin():
+            for work in works:
+                outcomes.append(_in_savepoint(conn, work))
+        return outcomes
+
+    def _read_now(self, work: Work[T]) -> T:
+        with self._engine.connect() as conn:
+            reading = conn.execution_options(**{READ_ONLY: True})
+            with reading.begin():
+                return work(reading)
+
+    def _writer_thread(self) -> ThreadPoolExecutor:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer")
+        return self._writer
+
+    def _reader_threads(self) -> ThreadPoolExecutor:
+        if self._readers is None:
+            self._readers = ThreadPoolExecutor(_READER_THREADS, thread_name_prefix="ledger-read")
+        return self._readers
+
+
+class _Failed:
+    """A write that raised inside its savepoint (rolled back alone)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _in_savepoint(conn: Connection, work: Work[Any]) -> Any:
+    savepoint = conn.begin_nested()
+    try:
+        result = work(conn)
+    except Exception as error:
+        savepoint.rollback()
+        return _Failed(error)
+    savepoint.commit()
+    return result
+
+
+def _settle(done: asyncio.Future[Any], outcome: Any) -> None:
+    if done.done():  # the caller gave up (cancelled); the write is committed all the same
+        return
+    if isinstance(outcome, _Failed):
+        done.set_exception(outcome.error)
+    elif isinstance(outcome, Exception):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
