@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Row,
     Select,
+    bindparam,
     exists,
     func,
     insert,
@@ -48,6 +49,44 @@ SEND_COLUMNS = (
 EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.at, events.c.detail)
 
 
+# The statements every quick send runs are built once, with bound parameters: building a
+# statement per call (coercion, cache key) cost more CPU than executing it.
+_COUNTED = select(func.count(), func.min(sends.c.requested_at)).where(
+    sends.c.user_id == bindparam("user_id"),
+    sends.c.requested_at > bindparam("since"),
+    sends.c.state.not_in(_UNCOUNTED),
+)
+_REQUEST_ID_FOR = select(requests.c.id).where(requests.c.interaction_key == bindparam("key"))
+_INSERT_REQUEST = {
+    name: dialect_insert(requests)
+    .on_conflict_do_nothing(index_elements=[requests.c.interaction_key])
+    .returning(requests.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_INSERT_SENDS = insert(sends).returning(*SEND_COLUMNS, sort_by_parameter_order=True)
+_INSERT_EVENTS = insert(events)
+_FINISH = (
+    update(sends)
+    .where(sends.c.id == bindparam("send_id"), sends.c.state == State.SENDING)
+    .values(
+        state=bindparam("to_state"),
+        updated_at=bindparam("at"),
+        sipgate_status=bindparam("status"),
+        error_kind=bindparam("kind"),
+    )
+    .returning(*SEND_COLUMNS)
+)
+_SET_STATUS_MESSAGE = (
+    update(requests)
+    .where(requests.c.id == bindparam("request_id"))
+    .values(status_channel=bindparam("channel"), status_ts=bindparam("ts"))
+)
+_REQUEST_BY_ID = select(requests).where(requests.c.id == bindparam("request_id"))
+_SENDS_OF = (
+    select(*SEND_COLUMNS).where(sends.c.request_id == bindparam("request_id")).order_by(sends.c.id)
+)
+
+
 def usage(conn: Connection, user_id: str, at: datetime) -> Usage:
     """The user's counted sends requested after ``at - 1h``.
 
@@ -55,18 +94,12 @@ def usage(conn: Connection, user_id: str, at: datetime) -> Usage:
     the user's lock, so a request stamped a moment *later* may be stored first; it is in the
     same rolling hour and must count, or racing instances could let the user over the limit.
     """
-    counted = select(func.count(), func.min(sends.c.requested_at)).where(
-        sends.c.user_id == user_id,
-        sends.c.requested_at > at - HOUR,
-        sends.c.state.not_in(_UNCOUNTED),
-    )
-    count, oldest = (conn.execute(counted)).one()
+    count, oldest = conn.execute(_COUNTED, {"user_id": user_id, "since": at - HOUR}).one()
     return Usage(count=count, next_free_at=None if oldest is None else oldest + HOUR)
 
 
 def request_id_for(conn: Connection, interaction_key: str) -> int | None:
-    stmt = select(requests.c.id).where(requests.c.interaction_key == interaction_key)
-    found: int | None = conn.scalar(stmt)
+    found: int | None = conn.scalar(_REQUEST_ID_FOR, {"key": interaction_key})
     return found
 
 
@@ -76,15 +109,34 @@ def insert_request(conn: Connection, draft: RequestDraft, now: datetime) -> int 
     ``ON CONFLICT DO NOTHING`` leans on the unique constraint, so two instances racing with
     the same key cannot both insert, and the loser's transaction stays usable.
     """
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        dialect_insert(requests)
-        .values(**_request_values(draft), created_at=now)
-        .on_conflict_do_nothing(index_elements=[requests.c.interaction_key])
-        .returning(requests.c.id)
-    )
-    inserted: int | None = conn.scalar(stmt)
+    stmt = _INSERT_REQUEST[conn.dialect.name]
+    inserted: int | None = conn.scalar(stmt, {**_request_values(draft), "created_at": now})
     return inserted
+
+
+def set_status_message(conn: Connection, request_id: int, channel_id: str, ts: str) -> None:
+    params = {"request_id": request_id, "channel": channel_id, "ts": ts}
+    conn.execute(_SET_STATUS_MESSAGE, params)
+
+
+def finish(
+    conn: Connection, send_id: int, state: State, at: datetime, **outcome: Any
+) -> list[SendRecord]:
+    """Move one ``sending`` send to ``state``; ``outcome``: status, kind, detail (event)."""
+    params = {"send_id": send_id, "to_state": state, "at": at}
+    params.update(status=outcome.get("status"), kind=outcome.get("kind"))
+    changed = [to_send(row) for row in conn.execute(_FINISH, params)]
+    add_events(conn, (send.id for send in changed), state, at, outcome.get("detail"))
+    return changed
+
+
+def load_request(conn: Connection, request_id: int) -> SmsRequest | None:
+    """One request with all its sends."""
+    row = conn.execute(_REQUEST_BY_ID, {"request_id": request_id}).first()
+    if row is None:
+        return None
+    found = conn.execute(_SENDS_OF, {"request_id": request_id})
+    return to_request(row, [to_send(each) for each in found])
 
 
 def insert_sends(
@@ -109,8 +161,7 @@ def insert_sends(
         }
         for recipient in draft.recipients
     ]
-    stmt = insert(sends).returning(*SEND_COLUMNS, sort_by_parameter_order=True)
-    created = [to_send(row) for row in conn.execute(stmt, rows)]
+    created = [to_send(row) for row in conn.execute(_INSERT_SENDS, rows)]
     add_events(conn, (send.id for send in created), state, now, detail)
     return created
 
@@ -141,7 +192,7 @@ def add_events(
 ) -> None:
     rows = [{"send_id": i, "state": state, "at": at, "detail": detail} for i in send_ids]
     if rows:
-        conn.execute(insert(events), rows)
+        conn.execute(_INSERT_EVENTS, rows)
 
 
 def due_ids(now: datetime, limit: int) -> Select[Any]:

@@ -26,7 +26,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event, func, make_url, select, text, update
+from sqlalchemy import Connection, create_engine, event, func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -139,9 +139,9 @@ class SqlLedger(Ledger):
         return await self.database.read(work)
 
     async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
-        where = requests.c.id == request_id
-        stmt = update(requests).where(where).values(status_channel=channel_id, status_ts=ts)
-        await self.database.write(lambda conn: conn.execute(stmt))
+        await self.database.write(
+            lambda conn: q.set_status_message(conn, request_id, channel_id, ts)
+        )
 
     async def finish(
         self,
@@ -153,12 +153,14 @@ class SqlLedger(Ledger):
     ) -> bool:
         if state not in FINISHED_STATES:
             raise ValueError(f"a send cannot finish as {state}")
-        where = (sends.c.id == send_id) & (sends.c.state == State.SENDING)
-        detail = _finish_detail(sipgate_status, error_kind)
-        values = {"sipgate_status": sipgate_status, "error_kind": error_kind}
+        outcome = {
+            "status": sipgate_status,
+            "kind": error_kind,
+            "detail": _finish_detail(sipgate_status, error_kind),
+        }
 
         def work(conn: Connection) -> list[Any]:
-            return q.transition(conn, where, state, self._clock(), detail=detail, **values)
+            return q.finish(conn, send_id, state, self._clock(), **outcome)
 
         return bool(await self.database.write(work))
 
@@ -215,10 +217,7 @@ class SqlLedger(Ledger):
         return CancelOutcome.CANCELLED if cancelled else CancelOutcome.TOO_LATE
 
     async def get_request(self, request_id: int) -> SmsRequest | None:
-        found = await self.database.read(
-            lambda conn: q.load_requests(conn, requests.c.id == request_id)
-        )
-        return found[0] if found else None
+        return await self.database.read(lambda conn: q.load_request(conn, request_id))
 
     async def list_for_user(self, user_id: str, *, recent: int = 10) -> list[SmsRequest]:
         def work(conn: Connection) -> list[SmsRequest]:
