@@ -3,6 +3,10 @@
 It runs as a task in the bot's event loop. Each round it resolves sends orphaned in
 ``sending`` (a crash between sending and sipgate's answer), marks sends overdue beyond the grace
 period as missed, and claims due sends — each one claimed by exactly one instance.
+
+A round claims no more sends than there are free firing slots: a claimed request starts at
+once, so nothing sits in ``sending`` behind the others (where ``resolve_orphans`` would take it
+for a crashed send). When every slot is taken the loop waits for one to free up.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.metrics import METRICS
@@ -29,7 +33,7 @@ class SchedulerConfig:
     orphan_after: timedelta  # longer than any send can take: SIPGATE_TIMEOUT plus a margin
     interval: float = 1.0  # seconds between rounds when nothing is due
     batch: int = 200  # sends claimed per round
-    concurrency: int = 64  # requests sent at once
+    concurrency: int = 64  # requests sent at once (and the most claimed and not yet done)
 
 
 class SendScheduler:
@@ -42,9 +46,13 @@ class SendScheduler:
         self._service = service
         self._config = config
         self._clock = clock
-        self._slots = asyncio.Semaphore(config.concurrency)
         self._wake = asyncio.Event()
         self._firing: set[asyncio.Task[None]] = set()
+        self._taken = 0  # firing slots held by claimed requests (or reserved by a claim)
+        self._backlog = False  # the last round claimed all it could: more may be due
+        # With a backlog, a round runs once a quarter of the slots are free again, not for
+        # every send that finishes (each round is four queries).
+        self._refill_at = max(1, config.concurrency // 4)
 
     def wake(self) -> None:
         """Run a round now (after scheduling something, or in tests after moving the clock)."""
@@ -58,8 +66,8 @@ class SendScheduler:
             except Exception:
                 log.exception("scheduler round failed")
                 busy = False
-            if not busy:
-                await self._sleep()
+            if not busy or self._free_slots() < self._refill_at:
+                await self._sleep()  # freed slots wake it when there is a backlog
 
     async def _sleep(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -67,26 +75,49 @@ class SendScheduler:
         self._wake.clear()
 
     async def run_once(self) -> bool:
-        """One round; True when a full batch was claimed (more may be due)."""
+        """One round; True when it claimed all it was allowed to (more may be due)."""
         now = self._clock()
         for request in await self._ledger.resolve_orphans(now - self._config.orphan_after):
             self._spawn(self._service.report_unknown(request))
         for request in await self._ledger.expire_overdue(now, self._config.grace):
             self._spawn(self._service.report_missed(request))
-        due = await self._ledger.claim_due(now, self._config.batch)
-        for request in due:
-            self._spawn(self._fire(request))
+        self._backlog = await self._claim_and_fire(now)
         METRICS.scheduled_pending.set(await self._ledger.pending_count())
-        return sum(len(request.sends) for request in due) >= self._config.batch
+        return self._backlog
 
-    async def _fire(self, request: SmsRequest) -> None:
-        async with self._slots:
-            await self._service.fire(request)
+    async def _claim_and_fire(self, now: datetime) -> bool:
+        """Claim up to the free slots and fire each request; True if none were left over."""
+        limit = min(self._config.batch, self._free_slots())
+        due = await self._claim(now, limit)
+        for request in due:
+            self._spawn(self._service.fire(request)).add_done_callback(self._release_slot)
+        return sum(len(request.sends) for request in due) >= limit
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    async def _claim(self, now: datetime, limit: int) -> list[SmsRequest]:
+        """Claim due sends, holding ``limit`` slots meanwhile; one slot kept per request."""
+        if limit <= 0:
+            return []
+        self._taken += limit  # reserved before the await: a concurrent round sees them taken
+        due: list[SmsRequest] = []
+        try:
+            due = await self._ledger.claim_due(now, limit)
+        finally:
+            self._taken -= limit - len(due)
+        return due
+
+    def _free_slots(self) -> int:
+        return self._config.concurrency - self._taken
+
+    def _release_slot(self, _task: asyncio.Task[None]) -> None:
+        self._taken -= 1
+        if self._backlog and self._free_slots() >= self._refill_at:
+            self._wake.set()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(self._logged(work))
         self._firing.add(task)
         task.add_done_callback(self._firing.discard)
+        return task
 
     async def _logged(self, work: Coroutine[Any, Any, None]) -> None:
         try:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 import pytest
 
 from bot.guards import Field, Refusal
@@ -375,6 +376,21 @@ def test_display_number() -> None:
     assert display_number("+4915112345678") == "+49 1511 2345678"
     assert display_number("+14165550123") == "+1 416-555-0123"
     assert display_number("garbage") == "garbage"
+
+
+def test_display_number_parses_each_number_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[str] = []
+    parse = phonenumbers.parse
+
+    def counting(number: str, region: str | None) -> phonenumbers.PhoneNumber:
+        parsed.append(number)
+        return parse(number, region)
+
+    monkeypatch.setattr(phonenumbers, "parse", counting)
+    shown = [display_number("+4915187654321") for _ in range(3)]
+
+    assert shown == ["+49 1518 7654321"] * 3
+    assert len(parsed) <= 1  # once, or not at all if an earlier test showed it
 
 
 def test_message_kwargs() -> None:

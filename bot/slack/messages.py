@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +60,12 @@ _LABELS = {
 
 def display_number(e164: str) -> str:
     """A number in international format for people: +49 151 12345678."""
+    return _international(e164)
+
+
+@lru_cache(maxsize=4096)  # a status message shows each number several times per update
+def _international(e164: str) -> str:
+    """Pure (the same string always formats the same way), so it is memoised."""
     try:
         parsed = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:
@@ -126,12 +133,13 @@ def status_message(request: SmsRequest, view: StatusView) -> SlackMessage:
     when = format_time(request.send_at, view.tz) if request.send_at else None
     lines = [state_line(send, request.sms_id, when) for send in request.sends]
     detail = f"{_segments_label(request.segments)} · from {escape_mrkdwn(view.sender)}"
+    state = overall(request.sends)
     blocks = [
         _section(f"{head}\n{quote(request.message)}"),
         _section("\n".join(lines)),
-        _context(f"{detail} · {overall(request.sends)}"),
+        _context(f"{detail} · {state}"),
     ]
-    return SlackMessage(f"SMS #{request.id} to {to}: {overall(request.sends)}", blocks)
+    return SlackMessage(f"SMS #{request.id} to {to}: {state}", blocks)
 
 
 def _segments_label(segments: int) -> str:
