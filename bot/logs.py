@@ -22,6 +22,9 @@ _NUMBER = re.compile(r"(?<![\w.])\+?\d[\d ()/-]{7,}\d")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _CHATTY = (
     "slack_sdk",
+    # The Web API client builds its DEBUG lines (whole request bodies) whenever *its own*
+    # logger's level is NOTSET, even if nothing would print them: it needs a level of its own.
+    "slack_sdk.web.async_base_client",
     "slack_bolt",
     "bot.bolt",
     "aiohttp",

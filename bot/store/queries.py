@@ -54,7 +54,8 @@ EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.a
 _COUNTED = select(func.count(), func.min(sends.c.requested_at)).where(
     sends.c.user_id == bindparam("user_id"),
     sends.c.requested_at > bindparam("since"),
-    sends.c.state.not_in(_UNCOUNTED),
+    # not NOT IN (…): its "expanding" parameter is rendered anew on every execution
+    *(sends.c.state != state for state in _UNCOUNTED),
 )
 _REQUEST_ID_FOR = select(requests.c.id).where(requests.c.interaction_key == bindparam("key"))
 _INSERT_REQUEST = {
