@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -64,7 +65,7 @@ class SendService:
         self._hourly_limit = hourly_limit
         self._clock = clock
         self._in_flight: dict[int, tuple[SmsRequest, asyncio.Task[object] | None]] = {}
-        self._busy: set[asyncio.Task[object]] = set()
+        self._busy: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -202,21 +203,18 @@ class SendService:
         view = await self._reporter.view(full)
         await self._reporter.later(full, reply(full, view), view)
 
-    @contextlib.asynccontextmanager
-    async def busy(self) -> AsyncIterator[None]:
-        """Mark the current task as handling a request, so shutdown waits for it."""
-        task = asyncio.current_task()
-        if task is None:  # not inside a task: nothing to wait for
-            yield
-            return
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run a request's work after its ack, as a task that shutdown waits for."""
+        task = asyncio.create_task(work)
         self._busy.add(task)
         self._idle.clear()
-        try:
-            yield
-        finally:
-            self._busy.discard(task)
-            if not self._busy:
-                self._idle.set()
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._busy.discard(task)
+        if not self._busy:
+            self._idle.set()
 
     @property
     def sends_in_flight(self) -> int:

@@ -21,8 +21,10 @@ def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
         client=client,
         signing_secret=deps.settings.slack_signing_secret.value,
         logger=logging.getLogger("bot.bolt"),
-        # Slack must get an answer within 3 s: listeners ack first and work afterwards.
-        process_before_response=False,
+        # Slack must get an answer within 3 s: listeners ack, start their work as a task
+        # (``after_ack``) and return, so Bolt answers as soon as they return. (Bolt's own
+        # background mode polls for the ack every 10 ms: slower under load, and more CPU.)
+        process_before_response=True,
     )
     register_commands(app, deps)
     register_compose(app, deps)

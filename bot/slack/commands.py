@@ -17,7 +17,7 @@ from bot.command import (
 from bot.guards import check_request
 from bot.sipgate import SipgateError
 from bot.slack.compose import open_compose
-from bot.slack.deps import Deps, Origin, guarded
+from bot.slack.deps import Deps, Origin, after_ack
 from bot.slack.messages import CANCEL_ACTION
 from bot.slack.replies import (
     cancel_text,
@@ -51,13 +51,13 @@ def register_commands(app: Any, deps: Deps) -> None:
         await ack()
         origin = command_origin(body)
         trigger_id = str(body.get("trigger_id", ""))
-        await guarded(deps, origin, lambda: _dispatch(deps, origin, command, trigger_id))
+        after_ack(deps, origin, lambda: _dispatch(deps, origin, command, trigger_id))
 
     async def on_cancel_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = _action_origin(body)
         value = str((body.get("actions") or [{}])[0].get("value", ""))
-        await guarded(deps, origin, lambda: cancel(deps, origin, value))
+        after_ack(deps, origin, lambda: cancel(deps, origin, value))
 
     app.command("/sms")(on_command)
     app.action(CANCEL_ACTION)(on_cancel_button)

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck
 from bot.command import ComposeCommand
 from bot.guards import Field
 from bot.sipgate import SipgateError
-from bot.slack.deps import Deps, Origin, guarded
+from bot.slack.deps import Deps, Origin, after_ack
 from bot.slack.modal import (
     CALLBACK_ID,
     ComposeForm,
@@ -80,7 +80,7 @@ def register_compose(app: Any, deps: Deps) -> None:
             return
         await ack()
         if origin is not None and submission is not None:
-            await guarded(deps, origin, lambda: _submit(deps, origin, submission))
+            after_ack(deps, origin, lambda: _submit(deps, origin, submission))
 
     app.view(CALLBACK_ID)(on_submit)
 

@@ -111,12 +111,17 @@ class Deps:
         await self.tell(origin, text)
 
 
+def after_ack(deps: Deps, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
+    """Start the work once the listener has acked; the listener returns at once, so Bolt
+    answers Slack without waiting (and shutdown still waits for the work)."""
+    deps.service.spawn(guarded(deps, origin, work))
+
+
 async def guarded(deps: Deps, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
     """Run the work after ack; an unexpected failure is logged and told, never silent."""
     try:
         with about_interaction(origin.interaction_key):
-            async with deps.service.busy():
-                await work()
+            await work()
     except NotStored:
         await deps.tell(origin, DATABASE_DOWN)
     except Exception:
