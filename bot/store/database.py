@@ -10,9 +10,9 @@ runs it differs by database, because what is cheap differs:
   costs one hop to the thread instead of several per statement (an async SQLite driver hands
   each cursor call to its thread and back, which cost more CPU than the SQL). Writes go through
   one writer thread and are **group-committed**: every write that arrives while a commit is on
-  disk joins the next transaction, each inside its own savepoint, so one failing write rolls
-  back alone and one fsync makes the whole group durable. Reads run on their own threads (WAL:
-  readers never wait for the writer).
+  disk joins the next transaction, and one fsync makes the whole group durable. A write that
+  raises rolls back alone: the group then runs again with a savepoint per write. Reads run
+  on their own threads (WAL: readers never wait for the writer).
 """
 
 from __future__ import annotations
@@ -103,6 +103,10 @@ class ThreadedSqlite:
     def dialect(self) -> str:
         return "sqlite"
 
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
     async def write(self, work: Work[T]) -> T:
         done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append(_Write(work, done))
@@ -145,12 +149,20 @@ class ThreadedSqlite:
                 _settle(write.done, outcome)
 
     def _commit_now(self, works: list[Work[Any]]) -> list[Any]:
-        """In the writer thread: one transaction, a savepoint per write."""
-        outcomes: list[Any] = []
-        with self._engine.connect() as conn, conn.begin():
-            for work in works:
-                outcomes.append(_in_savepoint(conn, work))
-        return outcomes
+        """In the writer thread: the group in one transaction.
+
+        First without savepoints (the common case: nothing fails). If a write raises, that
+        transaction is rolled back whole and the group runs again with a savepoint per
+        write, so only the failing one is lost.
+        """
+        with self._engine.connect() as conn:
+            with conn.begin() as transaction:
+                outcomes = _run_all(conn, works)
+                if not any(isinstance(outcome, _Failed) for outcome in outcomes):
+                    return outcomes
+                transaction.rollback()
+            with conn.begin():
+                return [_in_savepoint(conn, work) for work in works]
 
     def _read_now(self, work: Work[T]) -> T:
         with self._engine.connect() as conn:
@@ -174,6 +186,18 @@ class _Failed:
 
     def __init__(self, error: Exception) -> None:
         self.error = error
+
+
+def _run_all(conn: Connection, works: list[Work[Any]]) -> list[Any]:
+    """Run the writes in order; stop at the first that raises (its outcome is ``_Failed``)."""
+    outcomes: list[Any] = []
+    for work in works:
+        try:
+            outcomes.append(work(conn))
+        except Exception as error:
+            outcomes.append(_Failed(error))
+            break
+    return outcomes
 
 
 def _in_savepoint(conn: Connection, work: Work[Any]) -> Any:
