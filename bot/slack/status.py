@@ -59,11 +59,10 @@ class StatusReporter:
         self, request: SmsRequest, ts: str | None, reply: SlackMessage, view: StatusView
     ) -> None:
         """The first status after acceptance; without a thread it goes to the response_url."""
-        summary = fallback_summary(request, view)
         if (
             ts is None
             and request.response_url
-            and await self._outbox.respond(request.response_url, summary)
+            and await self._outbox.respond(request.response_url, fallback_summary(request, view))
         ):
             return
         await self.reply(request, ts, reply, view)
