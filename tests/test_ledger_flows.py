@@ -145,7 +145,7 @@ async def test_two_instances_send_200_due_sends_exactly_once(
     clock = ManualClock()
     ledger = await open_ledger(ledger_url)
     for index in range(200):
-        await ledger.open_request(_due_draft(index, clock), hourly_limit=1000)
+        await ledger.open_request(due_draft(index, clock), hourly_limit=1000)
     await ledger.close()
     clock.advance(timedelta(minutes=2))
     one = await start_bot(clock, SMS_ALLOW_EVERYONE="true")
@@ -166,7 +166,7 @@ async def fire_all(bot: Sandbox) -> None:
     await bot.runtime.scheduler.stop()
 
 
-def _due_draft(index: int, clock: ManualClock) -> RequestDraft:
+def due_draft(index: int, clock: ManualClock) -> RequestDraft:
     return RequestDraft(
         interaction_key=f"view:BULK{index}",
         team_id="T_SANDBOX",

@@ -8,33 +8,18 @@ from datetime import timedelta
 
 import pytest
 
-from bot.records import RequestDraft, State
+from bot.records import State
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox
 from bot.sandbox.sipgate import Scripted
 from bot.sandbox.slack import poll_until
 from bot.scheduler import SchedulerConfig, SendScheduler
 from bot.store import Opened
 from tests.conftest import MakeBot, assert_stays
+from tests.test_ledger_flows import due_draft
 
 CONCURRENCY = 3
 DUE = 8
 SLOW = Scripted(delay=1.5)  # a hang that ends well within SIPGATE_TIMEOUT, then 204
-
-
-def due_draft(index: int, clock: ManualClock) -> RequestDraft:
-    return RequestDraft(
-        interaction_key=f"view:DUE{index}",
-        team_id="T_SANDBOX",
-        user_id="U_ALICE",
-        channel_id="C_GENERAL",
-        response_url=None,
-        recipients=(f"+49151{index:08d}",),
-        message=f"due {index}",
-        sms_id="s0",
-        segments=1,
-        requested_at=clock(),
-        send_at=clock() + timedelta(minutes=1),
-    )
 
 
 async def store_due(bot: Sandbox, clock: ManualClock, count: int) -> list[int]:
