@@ -125,8 +125,7 @@ class ThreadedSqlite:
             await asyncio.gather(self._flusher, return_exceptions=True)
         for pool in (self._writer, self._readers):
             if pool is not None:
-                await asyncio.get_running_loop().run_in_executor(pool, self._engine.dispose)
-                pool.shutdown(wait=True)
+                pool.shutdown(wait=True)  # idle once the flusher is done: returns at once
         self._writer = self._readers = None
         self._engine.dispose()
 
@@ -144,7 +143,7 @@ class ThreadedSqlite:
                     write.done.cancel()
                 raise
             except Exception as error:  # the transaction failed as a whole: nothing written
-                outcomes = [error] * len(group)
+                outcomes = [_Failed(error)] * len(group)
             for write, outcome in zip(group, outcomes, strict=True):
                 _settle(write.done, outcome)
 
@@ -182,7 +181,7 @@ class ThreadedSqlite:
 
 
 class _Failed:
-    """A write that raised inside its savepoint (rolled back alone)."""
+    """A write that raised, or whose transaction failed: nothing of it is stored."""
 
     def __init__(self, error: Exception) -> None:
         self.error = error
@@ -216,7 +215,5 @@ def _settle(done: asyncio.Future[Any], outcome: Any) -> None:
         return
     if isinstance(outcome, _Failed):
         done.set_exception(outcome.error)
-    elif isinstance(outcome, Exception):
-        done.set_exception(outcome)
     else:
         done.set_result(outcome)

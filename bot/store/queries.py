@@ -121,13 +121,19 @@ def set_status_message(conn: Connection, request_id: int, channel_id: str, ts: s
 
 
 def finish(
-    conn: Connection, send_id: int, state: State, at: datetime, **outcome: Any
+    conn: Connection,
+    send_id: int,
+    state: State,
+    at: datetime,
+    *,
+    status: int | None,
+    kind: str | None,
+    detail: str | None,
 ) -> list[SendRecord]:
-    """Move one ``sending`` send to ``state``; ``outcome``: status, kind, detail (event)."""
-    params = {"send_id": send_id, "to_state": state, "at": at}
-    params.update(status=outcome.get("status"), kind=outcome.get("kind"))
+    """Move one ``sending`` send to ``state`` with sipgate's status and error kind."""
+    params = {"send_id": send_id, "to_state": state, "at": at, "status": status, "kind": kind}
     changed = [to_send(row) for row in conn.execute(_FINISH, params)]
-    add_events(conn, (send.id for send in changed), state, at, outcome.get("detail"))
+    add_events(conn, (send.id for send in changed), state, at, detail)
     return changed
 
 

@@ -153,14 +153,13 @@ class SqlLedger(Ledger):
     ) -> bool:
         if state not in FINISHED_STATES:
             raise ValueError(f"a send cannot finish as {state}")
-        outcome = {
-            "status": sipgate_status,
-            "kind": error_kind,
-            "detail": _finish_detail(sipgate_status, error_kind),
-        }
+        detail = _finish_detail(sipgate_status, error_kind)
 
         def work(conn: Connection) -> list[Any]:
-            return q.finish(conn, send_id, state, self._clock(), **outcome)
+            at = self._clock()
+            return q.finish(
+                conn, send_id, state, at, status=sipgate_status, kind=error_kind, detail=detail
+            )
 
         return bool(await self.database.write(work))
 
