@@ -24,7 +24,7 @@ from bench.load import (
     summarise,
 )
 from bench.proc import Server
-from bot.records import RequestDraft, Scheduler
+from bot.core import RequestDraft, Scheduler, SmsExtension
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack_requests import (
     form_body,
@@ -34,8 +34,7 @@ from bot.sandbox.slack_requests import (
     slash_command_fields,
     view_submission_payload,
 )
-from bot.sipgate.protocol import SmsExtension
-from bot.slack.modal import ComposeForm, ModalMetadata, compose_view
+from bot.slack.views import ComposeForm, ModalMetadata, compose_view
 from bot.store import open_ledger
 from bot.store.url import database_url_for
 

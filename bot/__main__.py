@@ -9,11 +9,10 @@ from collections.abc import Sequence
 
 from dotenv import load_dotenv
 
+from bot.app import StartupError, serve
 from bot.check import run_check
 from bot.demo import run_demo
 from bot.logs import configure_logging
-from bot.runtime import StartupError
-from bot.service import serve
 from bot.settings import SettingsError, load_settings
 
 USAGE = """usage: python -m bot [serve|check|demo]

@@ -9,19 +9,12 @@ from typing import TextIO
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.runtime import sipgate_auth
+from bot.core import LedgerUnavailable, SmsExtension
 from bot.settings import Settings, SettingsError, load_settings, service_problems
-from bot.sipgate import (
-    SipgateAuthError,
-    SipgateClient,
-    SipgateError,
-    SipgateForbidden,
-    SmsExtension,
-)
-from bot.store import open_ledger, redact_url
-from bot.store.url import database_url_for
+from bot.sipgate import SipgateAuthError, SipgateError, SipgateForbidden, client_for
+from bot.slack.texts import explain_failure
+from bot.store import database_url_for, open_ledger, redact_url
 
 
 @dataclass(frozen=True)
@@ -71,11 +64,7 @@ async def check_sipgate(settings: Settings) -> list[Finding]:
     """userinfo, then the SMS extensions; 401/403 name the token or its missing scope."""
     if not (settings.sipgate_oauth_token or settings.sipgate_token):
         return [Finding(False, "sipgate: skipped, no credentials")]
-    async with SipgateClient(
-        base_url=settings.sipgate_api_url,
-        auth=sipgate_auth(settings),
-        timeout=settings.sipgate_timeout,
-    ) as sipgate:
+    async with client_for(settings) as sipgate:
         try:
             user = await sipgate.userinfo()
             extensions = await sipgate.sms_extensions(user.sub)
@@ -97,7 +86,7 @@ def _sipgate_failure(error: SipgateError) -> Finding:
             "sipgate refused GET /{userId}/sms (403): give the personal access"
             " token the sms:read scope (and sessions:sms:write to send)",
         )
-    return Finding(False, f"sipgate: {error.explanation}")
+    return Finding(False, f"sipgate: {explain_failure(error)}")
 
 
 def _extension_findings(
@@ -132,9 +121,7 @@ async def check_database(settings: Settings) -> Finding:
     where = redact_url(database_url_for(settings.database_url))
     try:
         ledger = await open_ledger(settings.database_url)
-    except (OSError, SQLAlchemyError, ValueError) as error:
-        return Finding(
-            False, f"database {where}: cannot open it ({type(error).__name__}); check DATABASE_URL"
-        )
+    except (LedgerUnavailable, ValueError) as error:
+        return Finding(False, f"database {where}: cannot open it ({error}); check DATABASE_URL")
     await ledger.close()
     return Finding(True, f"database {where}: ready")

@@ -20,7 +20,7 @@ from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import Scripted
 from bot.sandbox.slack import poll_until
 from bot.sandbox.slack_requests import modal_state
-from bot.slack.messages import CANCEL_ACTION
+from bot.slack.texts import CANCEL_ACTION
 
 NUMBER = "+49 151 12345678"
 
@@ -83,7 +83,7 @@ class Demo:
         await self.until(3, "scheduled")
         self.say("▶ 31 minutes later the bot's scheduler finds it due and sends it")
         self.clock.advance(timedelta(minutes=31))
-        await self._run_scheduler()
+        await self.sandbox.fire_due()
         await self.until(3, "accepted", replies=2)
 
     async def cancelled_send(self) -> None:
@@ -114,12 +114,6 @@ class Demo:
         await self.slack.wait_for("views.open", 2 if view_id == "V2" else 3)
         state = modal_state(to=NUMBER, message=message, when=in_minutes(self.clock, minutes))
         await self.send(self.sandbox.submission_body(state, view_id=view_id))
-
-    async def _run_scheduler(self) -> None:
-        scheduler = self.sandbox.runtime.scheduler
-        if scheduler is not None:
-            await scheduler.run_once()
-            await scheduler.stop()
 
 
 async def run_demo(out: TextIO = sys.stdout) -> int:

@@ -16,8 +16,6 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 
-from bot.phone import mask_number
-
 _NUMBER = re.compile(r"(?<![\w.])\+?\d[\d ()/-]{7,}\d")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _CHATTY = (
@@ -69,6 +67,13 @@ class RequestContext(logging.Filter):
             if value is not None and not hasattr(record, name):
                 setattr(record, name, value)
         return True
+
+
+def mask_number(number: str) -> str:
+    """Hide the middle of a number for logs (``+49151****678``); never reveals it whole."""
+    if len(number) < 10:
+        return number[: min(2, len(number) - 1)] + "****"  # even "+4" keeps a digit hidden
+    return number[:6] + "****" + number[-3:]
 
 
 def _mask_match(match: re.Match[str]) -> str:

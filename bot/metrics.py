@@ -5,8 +5,6 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.records import State
-
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0)
 
 
@@ -44,9 +42,9 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe_sipgate(self, outcome: State, seconds: float) -> None:
-        """Count one send's outcome and how long sipgate took."""
-        self.sms.labels(outcome=outcome.value).inc()
+    def observe_sipgate(self, outcome: str, seconds: float) -> None:
+        """Count one send's outcome (its state) and how long sipgate took."""
+        self.sms.labels(outcome=outcome).inc()
         self.sipgate_latency.observe(seconds)
 
     def render(self) -> bytes:

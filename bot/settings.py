@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import phonenumbers
 
-from bot.records import Scheduler
+from bot.core import AccessRules, GuardPolicy, Scheduler
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Every setting of PRODUCT.md §6, typed and validated."""
+    """Every setting, typed and validated."""
 
     slack_bot_token: Secret
     slack_signing_secret: Secret
@@ -82,6 +82,24 @@ class Settings:
     def secret_values(self) -> list[str]:
         """The secret values, so the log formatter can keep them out of every line."""
         return [value.value for value in vars(self).values() if isinstance(value, Secret)]
+
+    @property
+    def guard_policy(self) -> GuardPolicy:
+        """The cost and abuse limits every request is held to."""
+        return GuardPolicy(
+            self.allowed_countries, self.max_recipients, self.max_length, self.schedule_max_days
+        )
+
+    @property
+    def access_rules(self) -> AccessRules:
+        """Who may send from where, and who administers."""
+        return AccessRules(
+            self.allowed_users,
+            self.allowed_usergroups,
+            self.allowed_channels,
+            self.allow_everyone,
+            self.admins,
+        )
 
     @property
     def socket_mode(self) -> bool:

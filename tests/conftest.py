@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import Clock
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox
 from bot.sandbox.slack import FakeSlack, Message, poll_until
-from bot.sending import Clock
 
 MakeBot = Callable[..., Awaitable[Sandbox]]
 

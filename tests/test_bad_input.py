@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.guards import GuardPolicy
+from bot.core import GuardPolicy, SmsExtension
 from bot.sandbox.harness import Fakes, Sandbox
 from bot.sandbox.slack_requests import (
     form_body,
@@ -25,10 +25,9 @@ from bot.sandbox.slack_requests import (
     slash_command_fields,
     view_submission_payload,
 )
-from bot.server import MAX_BODY_BYTES
-from bot.sipgate import SmsExtension
-from bot.slack.compose import STALE_FORM
-from bot.slack.modal import Submission, SubmissionRules, read_submission
+from bot.slack.http import MAX_BODY_BYTES
+from bot.slack.texts import STALE_FORM
+from bot.slack.views import Submission, SubmissionRules, read_submission
 from tests.conftest import MakeBot, assert_stays
 
 NUMBER = "+49 151 12345678"
@@ -83,7 +82,7 @@ async def test_command_missing_a_field_is_400(bot: Sandbox, fakes: Fakes, field:
 
     assert response.status == 400
     await assert_nothing_sent(fakes)
-    assert await bot.runtime.ledger.list_for_user("U_ALICE") == []
+    assert await bot.ledger.list_for_user("U_ALICE") == []
 
 
 async def test_command_with_100kb_text_is_explained(bot: Sandbox, fakes: Fakes) -> None:

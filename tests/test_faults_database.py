@@ -15,8 +15,7 @@ import pytest
 
 from bot.sandbox.harness import Fakes, Sandbox, sandbox_environ
 from bot.sandbox.slack import poll_until
-from bot.slack.compose import BOT_TROUBLE
-from bot.slack.deps import DATABASE_DOWN
+from bot.slack.texts import DATABASE_DOWN
 from tests.conftest import MakeBot, assert_stays
 from tests.store_fixtures import POSTGRES_URL, _create_database, _drop_database
 from tests.test_faults_sipgate import closed_port
@@ -53,7 +52,7 @@ async def test_database_down_at_start_up_exits_non_zero_naming_the_database(
 
 async def break_database(bot: Sandbox, tmp_path: Path) -> None:
     """The database file vanishes under the running bot: every query fails from now on."""
-    await bot.runtime.ledger.close()  # drop pooled connections; new ones find an empty file
+    await bot.ledger.close()  # drop pooled connections; new ones find an empty file
     await asyncio.to_thread(_remove_database_files, tmp_path)
 
 
@@ -111,7 +110,7 @@ async def test_modal_submission_with_the_database_down_errors_on_to(
 
     assert response.status == 200
     body = json.loads(response.body)
-    assert body == {"response_action": "errors", "errors": {"to": BOT_TROUBLE}}
+    assert body == {"response_action": "errors", "errors": {"to": DATABASE_DOWN}}
     await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.1)
 
 
@@ -120,10 +119,8 @@ async def test_scheduler_round_with_the_database_down_sends_nothing(
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await break_database(bot, tmp_path)
-    scheduler = bot.runtime.scheduler
-    assert scheduler is not None
 
-    task = asyncio.create_task(scheduler.run())  # a failing round is logged and retried
+    task = asyncio.create_task(bot.scheduler.run())  # a failing round is logged and retried
     await assert_stays(lambda: not task.done(), within=0.2, what="the scheduler loop died")
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)

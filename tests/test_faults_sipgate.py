@@ -14,8 +14,8 @@ from datetime import timedelta
 
 import pytest
 
+from bot.core import SendRecord, State
 from bot.logs import OneLineFormatter, RequestContext
-from bot.records import SendRecord, State
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import DROP, HANG, Scripted
 from tests.conftest import MakeBot, wait_thread
@@ -65,7 +65,7 @@ def closed_port() -> int:
 
 def count_attempts(bot: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every HTTP round trip the bot's sipgate client tries (connected or not)."""
-    client = bot.runtime.sipgate
+    client = bot.bot.sipgate
     client.retry_delay = 0
     original = client._exchange  # the transport: count every attempt
     attempts: list[str] = []
@@ -79,7 +79,7 @@ def count_attempts(bot: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def only_send(bot: Sandbox, user: str = "U_ALICE") -> SendRecord:
-    (request,) = await bot.runtime.ledger.list_for_user(user)
+    (request,) = await bot.ledger.list_for_user(user)
     (send,) = request.sends
     return send
 
@@ -98,10 +98,7 @@ async def schedule(bot: Sandbox, clock: ManualClock, minutes: int = 30) -> None:
 
 async def fire_due(bot: Sandbox, clock: ManualClock, minutes: int = 31) -> None:
     clock.advance(timedelta(minutes=minutes))
-    scheduler = bot.runtime.scheduler
-    assert scheduler is not None
-    await scheduler.run_once()
-    await scheduler.stop()
+    await bot.fire_due()
 
 
 def assert_sms_count(fakes: Fakes, state: State) -> None:

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from bot.records import State
+from bot.core import State
 from bot.sandbox.harness import Fakes, ManualClock
 from tests.conftest import MakeBot, assert_stays, response_texts, thread, top_level, wait_thread
 from tests.test_faults_sipgate import fire_due, only_send, schedule
@@ -132,5 +132,5 @@ async def test_expired_trigger_tells_to_run_sms_again_and_records_nothing(
     assert answer.body["response_type"] == "ephemeral"
     assert "Please run /sms again" in str(answer.body["text"])
     await assert_stays(lambda: len(fakes.slack.responses) == 1, within=0.1)
-    assert await bot.runtime.ledger.list_for_user("U_ALICE") == []
+    assert await bot.ledger.list_for_user("U_ALICE") == []
     assert fakes.sipgate.sms_posts == []

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.records import State
+from bot.core import State
 from bot.sandbox.harness import Fakes
 from bot.sandbox.sipgate import FakeSipgate
 from bot.sandbox.slack import FakeSlack
@@ -41,7 +41,7 @@ async def test_denied_user_is_told_and_recorded(make_bot: MakeBot, fakes: Fakes)
     assert "not allowed" in text
     assert "nothing was sent" in text
     assert "<@U_BOB>" in text  # who to ask
-    (request,) = await bot.runtime.ledger.list_for_user("U_MALLORY")
+    (request,) = await bot.ledger.list_for_user("U_MALLORY")
     assert [send.state for send in request.sends] == [State.DENIED]
     assert request.recipients == ("+4915112345678",)
     assert fakes.sipgate.sms_posts == []
@@ -120,7 +120,7 @@ async def test_denied_modal_attempt_with_a_number_is_recorded(
 
     (answer,) = await fakes.slack.wait_for_responses(1)
     assert "not allowed" in str(answer.body["text"])
-    (request,) = await bot.runtime.ledger.list_for_user("U_MALLORY")
+    (request,) = await bot.ledger.list_for_user("U_MALLORY")
     assert [send.state for send in request.sends] == [State.DENIED]
     assert fakes.slack.calls_to("views.open") == []
 
@@ -140,7 +140,7 @@ async def test_user_removed_from_the_allowlist_gets_the_error_on_submit(
     assert body["response_action"] == "errors"
     assert set(body["errors"]) == {"to"}
     assert "not allowed" in body["errors"]["to"]
-    (request,) = await after.runtime.ledger.list_for_user("U_ALICE")
+    (request,) = await after.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [State.DENIED]
     assert request.recipients == ("+4915112345678",)
     assert fakes.sipgate.sms_posts == []

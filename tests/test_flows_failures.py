@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.records import State
+from bot.core import State
 from bot.sandbox.harness import Fakes, ManualClock, in_minutes
 from bot.sandbox.sipgate import DROP, HANG, Scripted
-from bot.slack.outbox import SlackOutbox
+from bot.slack.web import SlackWeb
 from tests.conftest import MakeBot, assert_stays, response_texts, top_level, wait_thread
 
 NUMBER = "+49 151 12345678"
@@ -30,7 +30,7 @@ async def test_sipgate_401_fails_with_the_explanation(make_bot: MakeBot, fakes: 
     assert reply.text.startswith("❌ +49 1511 2345678: failed")
     assert "credentials are wrong" in reply.text
     assert "ask the admin" in reply.text
-    (request,) = await bot.runtime.ledger.list_for_user("U_ALICE")
+    (request,) = await bot.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [State.FAILED]
     assert len(fakes.sipgate.sms_posts) == 1
 
@@ -50,7 +50,7 @@ async def test_sipgate_timeout_is_unknown_and_never_retried(
     assert "outcome unknown" in reply.text
     assert "may or may not have gone out" in reply.text
     assert "check with the recipient" in reply.text
-    (request,) = await bot.runtime.ledger.list_for_user("U_ALICE")
+    (request,) = await bot.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [State.UNKNOWN]
     await assert_stays(
         lambda: len(fakes.sipgate.sms_posts) == 1, what="a timed-out send was retried"
@@ -80,7 +80,7 @@ async def test_sipgate_answers_are_explained(
     await fakes.slack.wait_for("chat.update", 1)
     _, (reply,) = await wait_thread(fakes.slack, "C_GENERAL")
     assert words in reply.text
-    (request,) = await bot.runtime.ledger.list_for_user("U_ALICE")
+    (request,) = await bot.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [state]
     assert len(fakes.sipgate.sms_posts) == 1
 
@@ -136,12 +136,9 @@ async def test_thread_reply_failing_later_goes_to_a_dm(
     await bot.submit(to=NUMBER, message="later", when=in_minutes(clock, 30))
     await wait_thread(fakes.slack, "C_GENERAL")
     fakes.slack.remove_bot_from("C_GENERAL")  # the bot was removed before it fell due
-    scheduler = bot.runtime.scheduler
-    assert scheduler is not None
     clock.advance(timedelta(minutes=31))
 
-    await scheduler.run_once()
-    await scheduler.stop()
+    await bot.fire_due()
 
     await fakes.sipgate.wait_for_posts(1)
     (dm,) = fakes.slack.messages("U_ALICE")
@@ -173,6 +170,6 @@ async def test_time_zone_lookup_that_cannot_connect_falls_back_to_utc() -> None:
         token="xoxb-x", base_url=f"http://127.0.0.1:{port}/api/", retry_handlers=[]
     )
 
-    zone = await SlackOutbox(client).timezone("U_ALICE")
+    zone = await SlackWeb(client).timezone("U_ALICE")
 
     assert zone == ZoneInfo("UTC")

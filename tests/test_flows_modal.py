@@ -6,11 +6,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from bot.records import State
+from bot.core import SmsExtension, State
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
-from bot.sipgate import SmsExtension
-from bot.slack.messages import CANCEL_ACTION
-from bot.slack.modal import decode_metadata
+from bot.slack.texts import CANCEL_ACTION
+from bot.slack.views import decode_metadata
 from tests.conftest import MakeBot, assert_stays, top_level, wait_thread
 
 NUMBER = "+49 151 12345678"
@@ -212,14 +211,11 @@ async def test_scheduled_by_the_bot_fires_when_due(
     assert [button["action_id"] for button in buttons] == [CANCEL_ACTION]
     assert "scheduled for" in json.dumps(parent.blocks)
     assert fakes.sipgate.sms_posts == []
-    scheduler = bot.runtime.scheduler
-    assert scheduler is not None
 
-    await scheduler.run_once()  # not due yet
-    await scheduler.stop()
+    await bot.fire_due()  # not due yet
     assert fakes.sipgate.sms_posts == []
     clock.advance(timedelta(minutes=31))
-    await scheduler.run_once()
+    await bot.fire_due()
 
     (post,) = await fakes.sipgate.wait_for_posts(1)
     assert post.json["message"] == "Your appointment is tomorrow"
@@ -229,7 +225,7 @@ async def test_scheduled_by_the_bot_fires_when_due(
     assert replies[1].text == "✅ +49 1511 2345678: accepted by sipgate"
     assert "accepted by sipgate" in parent.text
     assert len(top_level(fakes.slack, "C_GENERAL")) == 1
-    (request,) = await bot.runtime.ledger.list_for_user("U_ALICE")
+    (request,) = await bot.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [State.ACCEPTED]
 
 

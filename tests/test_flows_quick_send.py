@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from bot.core import SmsExtension
 from bot.sandbox.harness import Fakes
 from bot.sandbox.sipgate import Scripted
-from bot.sipgate import SmsExtension
 from tests.conftest import (
     MakeBot,
     assert_stays,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.slack import poll_until
-from bot.slack.messages import CANCEL_ACTION
+from bot.slack.texts import CANCEL_ACTION
 from tests.conftest import (
     MakeBot,
     assert_stays,
@@ -33,7 +33,7 @@ async def schedule(
     opened = len(bot.slack.views)
     await bot.command("", user=user, channel=channel, trigger_id=bot.slack.new_trigger_id(user))
     await bot.slack.wait_for("views.open", opened + 1)
-    before = {request.id for request in await bot.runtime.ledger.list_for_user(user)}
+    before = {request.id for request in await bot.ledger.list_for_user(user)}
     announced = bot_output(bot.slack).lower().count("scheduled for")
     response = await bot.submit(
         to=NUMBER,
@@ -51,17 +51,14 @@ async def schedule(
         5.0,
         lambda: f"the scheduled send was never announced:\n{bot.slack.transcript()}",
     )
-    (request_id,) = {r.id for r in await bot.runtime.ledger.list_for_user(user)} - before
+    (request_id,) = {r.id for r in await bot.ledger.list_for_user(user)} - before
     return request_id
 
 
 async def fire_due(bot: Sandbox, clock: ManualClock, minutes: int = 31) -> None:
     """Move the clock on and run one scheduler round to its end."""
     clock.advance(timedelta(minutes=minutes))
-    scheduler = bot.runtime.scheduler
-    assert scheduler is not None
-    await scheduler.run_once()
-    await scheduler.stop()
+    await bot.fire_due()
 
 
 async def scheduled_thread(fakes: Fakes, channel: str = "C_GENERAL") -> None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
-from bot.records import RequestDraft, State
+from bot.core import RequestDraft, State
 from bot.sandbox.harness import (
     SIGNING_SECRET,
     Fakes,
@@ -64,9 +64,7 @@ async def schedule(bot: Sandbox, clock: ManualClock, minutes: int, view_id: str)
 
 
 async def fire(bot: Sandbox) -> None:
-    assert bot.runtime.scheduler is not None
-    await bot.runtime.scheduler.run_once()
-    await bot.runtime.scheduler.stop()
+    await bot.fire_due()
 
 
 async def test_a_scheduled_send_fires_after_a_restart(start_bot: StartBot, fakes: Fakes) -> None:
@@ -114,7 +112,7 @@ async def test_overdue_beyond_grace_is_missed_not_sent(start_bot: StartBot, fake
         lambda: "the requester was not told about the missed send",
     )
     assert fakes.sipgate.sms_posts == []
-    [request] = await second.runtime.ledger.list_for_user("U_ALICE")
+    [request] = await second.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [State.MISSED]
 
 
@@ -160,10 +158,8 @@ async def test_two_instances_send_200_due_sends_exactly_once(
 
 
 async def fire_all(bot: Sandbox) -> None:
-    assert bot.runtime.scheduler is not None
-    while await bot.runtime.scheduler.run_once():
+    while await bot.fire_due():
         pass
-    await bot.runtime.scheduler.stop()
 
 
 def due_draft(index: int, clock: ManualClock) -> RequestDraft:
@@ -210,7 +206,7 @@ async def test_a_crash_between_sending_and_the_answer_becomes_unknown(
     restarted = await Sandbox.start(fakes, clock=clock, run_scheduler=False, DATABASE_URL=database)
     try:
         await fire(restarted)
-        [request] = await restarted.runtime.ledger.list_for_user("U_ALICE")
+        [request] = await restarted.ledger.list_for_user("U_ALICE")
         assert [send.state for send in request.sends] == [State.UNKNOWN]
         # In the thread, or by DM if the crash came before the thread's ts was stored.
         await poll_until(

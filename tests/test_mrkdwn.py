@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.mrkdwn import escape_mrkdwn
+from bot.slack.texts import escape_mrkdwn
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ import phonenumbers
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.command import (
+from bot.core import GSM7_BASIC, GSM7_EXTENSION, count_segments, parse_number
+from bot.slack.parse import (
     CancelCommand,
     ComposeCommand,
     HelpCommand,
@@ -12,9 +13,7 @@ from bot.command import (
     SendCommand,
     parse_command,
 )
-from bot.mrkdwn import escape_mrkdwn
-from bot.phone import parse_number
-from bot.segments import GSM7_BASIC, GSM7_EXTENSION, count_segments
+from bot.slack.texts import escape_mrkdwn
 
 FAST = settings(max_examples=200, deadline=None)
 COMMANDS = (HelpCommand, ListCommand, CancelCommand, ComposeCommand, SendCommand)

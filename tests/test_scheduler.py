@@ -8,12 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot.records import State
+from bot.core import Opened, SchedulerConfig, SendScheduler, State
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox
 from bot.sandbox.sipgate import Scripted
 from bot.sandbox.slack import poll_until
-from bot.scheduler import SchedulerConfig, SendScheduler
-from bot.store import Opened
 from tests.conftest import MakeBot, assert_stays
 from tests.test_ledger_flows import due_draft
 
@@ -26,7 +24,7 @@ async def store_due(bot: Sandbox, clock: ManualClock, count: int) -> list[int]:
     """``count`` one-recipient requests due in a minute; their ids."""
     ids = []
     for index in range(count):
-        opened = await bot.runtime.ledger.open_request(due_draft(index, clock), hourly_limit=1000)
+        opened = await bot.ledger.open_request(due_draft(index, clock), hourly_limit=1000)
         assert isinstance(opened, Opened)
         ids.append(opened.request.id)
     return ids
@@ -35,13 +33,13 @@ async def store_due(bot: Sandbox, clock: ManualClock, count: int) -> list[int]:
 def counting_rounds(bot: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count scheduler rounds (each ends with one ``pending_count``)."""
     rounds = [0]
-    original: Callable[[], Awaitable[int]] = bot.runtime.ledger.pending_count
+    original: Callable[[], Awaitable[int]] = bot.ledger.pending_count
 
     async def pending_count() -> int:
         rounds[0] += 1
         return await original()
 
-    monkeypatch.setattr(bot.runtime.ledger, "pending_count", pending_count)
+    monkeypatch.setattr(bot.ledger, "pending_count", pending_count)
     return rounds
 
 
@@ -58,18 +56,18 @@ async def test_claims_no_more_than_it_can_send_at_once(
         interval=60,  # only a freed slot can start the next round within the test
         concurrency=CONCURRENCY,
     )
-    scheduler = SendScheduler(bot.runtime.ledger, bot.runtime.deps.service, config, clock)
+    scheduler = SendScheduler(bot.ledger, bot.bot.service, config, clock, bot.bot.tracker)
     clock.advance(timedelta(minutes=2))
     loop = asyncio.create_task(scheduler.run())
     try:
         await fakes.sipgate.wait_for_posts(CONCURRENCY)
-        assert DUE - await bot.runtime.ledger.pending_count() == CONCURRENCY  # claimed
+        assert DUE - await bot.ledger.pending_count() == CONCURRENCY  # claimed
         seen = rounds[0]
         await assert_stays(
             lambda: len(fakes.sipgate.sms_posts) == CONCURRENCY and rounds[0] == seen,
             what="more sends went out, or the loop spun, while every slot was taken",
         )
-        assert DUE - await bot.runtime.ledger.pending_count() == CONCURRENCY
+        assert DUE - await bot.ledger.pending_count() == CONCURRENCY
 
         await poll_until(
             lambda: len(fakes.sipgate.sms) == DUE,
@@ -81,9 +79,9 @@ async def test_claims_no_more_than_it_can_send_at_once(
     finally:
         loop.cancel()
         await asyncio.gather(loop, return_exceptions=True)
-        await scheduler.stop()
+        await bot.settle()
     for request_id in ids:
-        request = await bot.runtime.ledger.get_request(request_id)
+        request = await bot.ledger.get_request(request_id)
         assert request is not None
         assert [send.state for send in request.sends] == [State.ACCEPTED]
     assert len(fakes.sipgate.sms_posts) == DUE
@@ -99,16 +97,16 @@ async def test_a_round_with_every_slot_taken_claims_nothing_and_says_more_may_be
     config = SchedulerConfig(
         grace=timedelta(minutes=15), orphan_after=timedelta(minutes=5), concurrency=CONCURRENCY
     )
-    scheduler = SendScheduler(bot.runtime.ledger, bot.runtime.deps.service, config, clock)
+    scheduler = SendScheduler(bot.ledger, bot.bot.service, config, clock, bot.bot.tracker)
     clock.advance(timedelta(minutes=2))
 
     assert await scheduler.run_once()  # claimed all it was allowed to
     await fakes.sipgate.wait_for_posts(CONCURRENCY)
     assert await scheduler.run_once()  # nothing claimed, but more may be due
-    assert await bot.runtime.ledger.pending_count() == 1
+    assert await bot.ledger.pending_count() == 1
 
-    await scheduler.stop()
+    await bot.settle()
     assert not await scheduler.run_once()  # the last one, below the limit
-    await scheduler.stop()
+    await bot.settle()
     await fakes.sipgate.wait_for_posts(CONCURRENCY + 1)
-    assert await bot.runtime.ledger.pending_count() == 0
+    assert await bot.ledger.pending_count() == 0

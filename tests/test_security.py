@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.records import State
+from bot.core import State
 from bot.sandbox.harness import SIGNING_SECRET, Fakes, ManualClock, Sandbox
 from bot.sandbox.slack_requests import signed_headers
 from tests.conftest import MakeBot, assert_stays, wait_thread

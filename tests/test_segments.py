@@ -1,8 +1,9 @@
-"""SMS segment counting (PRODUCT.md §2.5): GSM-7 160/153, UCS-2 70/67."""
+"""SMS segment counting: GSM-7 160/153, UCS-2 70/67."""
 
 import pytest
 
-from bot.segments import SEGMENT_HINT, Segments, count_segments, describe
+from bot.core import Segments, count_segments
+from bot.slack.texts import SEGMENT_HINT
 
 
 @pytest.mark.parametrize(
@@ -64,20 +65,6 @@ def test_extension_characters_count_once_in_ucs2() -> None:
 
 def test_escape_character_itself_is_not_gsm7_text() -> None:
     assert count_segments("\x1b").encoding == "UCS-2"
-
-
-@pytest.mark.parametrize(
-    ("segments", "text"),
-    [
-        (Segments("GSM-7", 42, 1), "1 SMS (GSM-7, 42/160)"),
-        (Segments("UCS-2", 42, 1), "1 SMS (UCS-2, 42/70)"),
-        (Segments("GSM-7", 400, 3), "3 SMS (GSM-7, 400 characters, 153 per part)"),
-        (Segments("UCS-2", 150, 3), "3 SMS (UCS-2, 150 characters, 67 per part)"),
-        (Segments("GSM-7", 0, 0), "0 SMS (empty)"),
-    ],
-)
-def test_describe(segments: Segments, text: str) -> None:
-    assert describe(segments) == text
 
 
 def test_hint_names_the_limits() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.records import Scheduler
+from bot.core import Scheduler
 from bot.settings import Secret, SettingsError, load_settings
 
 BOT_TOKEN = "xoxb-1111-2222-SECRETBOT"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.records import State
+from bot.core import State
 from bot.sandbox.harness import SIGNING_SECRET, Fakes, sandbox_environ
 from bot.sandbox.sipgate import HANG
 from bot.sandbox.slack_requests import form_body, signed_headers, slash_command_fields

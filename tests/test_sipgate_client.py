@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import aiohttp
 import pytest
 
+from bot.core import SmsExtension
 from bot.sandbox.sipgate import DROP, HANG, FakeSipgate, Scripted
 from bot.sipgate import (
     SipgateAuth,
@@ -30,8 +31,8 @@ from bot.sipgate import (
     SipgateServerError,
     SipgateUnexpected,
     SipgateUnreachable,
-    SmsExtension,
 )
+from bot.slack.texts import explain_failure
 
 TOKEN = "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc"
 PAT = SipgateAuth.personal_access_token("token-AB12CD", TOKEN)
@@ -143,7 +144,8 @@ async def test_rate_limit_keeps_retry_after(fake: FakeSipgate, client: SipgateCl
 async def test_forbidden_names_the_extension(fake: FakeSipgate, client: SipgateClient) -> None:
     with pytest.raises(SipgateForbidden) as caught:
         await client.send_sms("s9", RECIPIENT, "hi")  # the fake only has s0
-    assert "extension s9" in caught.value.explanation
+    assert caught.value.sms_id == "s9"
+    assert "extension s9" in explain_failure(caught.value)
 
 
 async def test_hang_is_no_answer_and_not_retried(fake: FakeSipgate, client: SipgateClient) -> None:
@@ -195,7 +197,7 @@ async def test_logs_mask_number_and_hide_text_and_token(
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="bot.sipgate"):
         await client.send_sms("s0", RECIPIENT, "secret text")
-    assert "+49151*****678" in caplog.text
+    assert "+49151****678" in caplog.text
     for leaked in (RECIPIENT, "secret text", TOKEN, PAT.header()):
         assert leaked not in caplog.text
 
@@ -254,7 +256,7 @@ async def test_discovery_without_extension_is_explained() -> None:
     ):
         with pytest.raises(SipgateNoSmsExtension) as caught:
             await sipgate.discover_extensions()
-    assert "Web SMS not booked for this user" in caught.value.explanation
+    assert "Web SMS not booked for this user" in explain_failure(caught.value)
     assert caught.value.user_id == "w0"
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from bot.core import SmsExtension
 from bot.sipgate import (
     SipgateAuth,
     SipgateAuthError,
@@ -21,17 +22,16 @@ from bot.sipgate import (
     SipgateServerError,
     SipgateUnexpected,
     SipgateUnreachable,
-    SmsExtension,
+    SipgateUnreadable,
     Userinfo,
     build_send_sms,
     build_sms_extensions,
     build_userinfo,
     decipher,
-    explain,
-    may_retry,
     parse_sms_extensions,
     parse_userinfo,
 )
+from bot.slack.texts import explain_failure
 
 TOKEN_ID = "token-AB12CD"
 TOKEN = "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc"
@@ -141,8 +141,8 @@ CASES = [
     (500, SipgateServerError, "server", True, "internal error"),
     (502, SipgateServerError, "server", True, "may not have gone out"),
     (503, SipgateServerError, "server", True, "internal error"),
-    (418, SipgateUnexpected, "unexpected", False, "unexpected answer (HTTP 418)"),
-    (302, SipgateUnexpected, "unexpected", False, "unexpected answer (HTTP 302)"),
+    (418, SipgateUnexpected, "unexpected", False, "unexpected answer"),
+    (302, SipgateUnexpected, "unexpected", False, "nothing is known to have been sent"),
 ]
 
 
@@ -155,15 +155,14 @@ def test_decipher_maps_status(
         decipher(status, {}, body, sms_id="s3")
     error = caught.value
     assert (error.status, error.kind, error.may_have_sent) == (status, kind, may_have_sent)
-    assert phrase in error.explanation
-    assert explain(error) == error.explanation
-    assert "dG9rZW4" not in f"{error} {error!r} {error.explanation}"
+    assert phrase in explain_failure(error)
+    assert "dG9rZW4" not in f"{error} {error!r} {explain_failure(error)}"
 
 
 def test_forbidden_without_sms_id_still_explains() -> None:
     with pytest.raises(SipgateForbidden) as caught:
         decipher(403, {}, b"")
-    assert "refused permission" in caught.value.explanation
+    assert "refused permission" in explain_failure(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -181,22 +180,16 @@ def test_rate_limit_reads_retry_after(header: str, retry_after: float | None, ph
     with pytest.raises(SipgateRateLimited) as caught:
         decipher(429, {"retry-after": header}, b"")
     assert caught.value.retry_after == retry_after
-    assert phrase in caught.value.explanation
+    assert phrase in explain_failure(caught.value)
 
 
 def test_transport_errors_explain_themselves() -> None:
     assert SipgateNoAnswer().may_have_sent
-    assert "may or may not have gone out" in SipgateNoAnswer().explanation
+    assert "may or may not have gone out" in explain_failure(SipgateNoAnswer())
     assert not SipgateUnreachable().may_have_sent
-    assert "nothing was sent" in SipgateUnreachable().explanation
+    assert "nothing was sent" in explain_failure(SipgateUnreachable())
     assert SipgateNoSmsExtension("w0").kind == "no_extension"
-    assert "Web SMS not booked for this user" in SipgateNoSmsExtension("w0").explanation
-
-
-def test_only_unreachable_may_be_retried() -> None:
-    assert may_retry(SipgateUnreachable())
-    for error in (SipgateNoAnswer(), SipgateServerError(500), SipgateRateLimited(429)):
-        assert not may_retry(error)
+    assert "Web SMS not booked for this user" in explain_failure(SipgateNoSmsExtension("w0"))
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -234,9 +227,9 @@ def test_parse_sms_extensions() -> None:
     ],
 )
 def test_parse_userinfo_refuses_malformed(body: bytes) -> None:
-    with pytest.raises(SipgateUnexpected) as caught:
+    with pytest.raises(SipgateUnreadable) as caught:
         parse_userinfo(body)
-    assert "could not read" in caught.value.explanation
+    assert "could not read" in explain_failure(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -251,7 +244,7 @@ def test_parse_userinfo_refuses_malformed(body: bytes) -> None:
     ],
 )
 def test_parse_sms_extensions_refuses_malformed(body: bytes) -> None:
-    with pytest.raises(SipgateUnexpected):
+    with pytest.raises(SipgateUnreadable):
         parse_sms_extensions(body)
 
 

@@ -1,4 +1,4 @@
-"""Socket Mode for real: ``bot.service.serve`` against a fake Slack that speaks Socket Mode.
+"""Socket Mode for real: ``bot.app.serve`` against a fake Slack that speaks Socket Mode.
 
 The bot connects with its app-level token, acks envelopes over the websocket, survives the
 server rotating or dropping the connection, reports the connection state on ``/healthz``,
@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-import bot.service
+import bot.app
 from bot.sandbox.harness import sandbox_environ
 from bot.sandbox.sipgate import FakeSipgate
 from bot.sandbox.slack import poll_until
@@ -114,7 +114,7 @@ async def test_socket_mode_acks_reconnects_and_reports_health(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(bot.service, "AsyncSocketModeHandler", QuickPingHandler)
+    monkeypatch.setattr(bot.app, "AsyncSocketModeHandler", QuickPingHandler)
     port = free_port()
     environ = sandbox_environ(
         slack,
@@ -127,7 +127,7 @@ async def test_socket_mode_acks_reconnects_and_reports_health(
     settings = load_settings(environ)
     assert settings.socket_mode
     stop = asyncio.Event()
-    served = asyncio.create_task(bot.service.serve(settings, stop=stop))
+    served = asyncio.create_task(bot.app.serve(settings, stop=stop))
     url = f"http://127.0.0.1:{port}/healthz"
     try:
         async with aiohttp.ClientSession() as session:

@@ -11,16 +11,18 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.records import RequestDraft, Scheduler, SmsRequest, State
-from bot.store import (
+from bot.core import (
     CancelOutcome,
     Duplicate,
     Opened,
     OverLimit,
-    SqlLedger,
+    RequestDraft,
+    Scheduler,
+    SmsRequest,
+    State,
     Usage,
-    open_ledger,
 )
+from bot.store import SqlLedger, open_ledger
 from bot.store.schema import schema_version
 from tests.store_fixtures import (  # noqa: F401 (fixtures)
     FakeClock,
@@ -30,6 +32,14 @@ from tests.store_fixtures import (  # noqa: F401 (fixtures)
     ledger_url,
     open_ledgers,
 )
+
+
+async def usage(ledger: SqlLedger, user_id: str, now: datetime) -> Usage:
+    """The user's usage as a modal's admission check reads it."""
+    found = await ledger.admission(user_id, "view:never-stored", now)
+    assert isinstance(found, Usage)
+    return found
+
 
 ALICE = "+4915112345678"
 BOB = "+4917012345678"
@@ -103,10 +113,6 @@ async def test_a_newer_schema_is_refused(ledger: SqlLedger, ledger_url: str) -> 
     )
     with pytest.raises(RuntimeError, match="version 99"):
         await open_ledger(ledger_url)
-
-
-async def test_ping(ledger: SqlLedger) -> None:
-    await ledger.ping()
 
 
 # --- open_request -------------------------------------------------------------------------
@@ -202,13 +208,13 @@ async def test_a_request_over_the_hourly_limit_is_refused_whole(
     refused = await ledger.open_request(
         draft("command:2", later, recipients=(ALICE, BOB)), hourly_limit=3
     )
-    assert refused == OverLimit(remaining=1, next_free_at=first_at + timedelta(hours=1))
-    assert await ledger.usage("U1", later) == Usage(2, first_at + timedelta(hours=1))
+    assert refused == OverLimit(limit=3, remaining=1, next_free_at=first_at + timedelta(hours=1))
+    assert await usage(ledger, "U1", later) == Usage(2, first_at + timedelta(hours=1))
     await opened(ledger, draft("command:3", later, recipients=(CAROL,)), limit=3)
-    assert await ledger.usage("U1", later) == Usage(3, first_at + timedelta(hours=1))
+    assert await usage(ledger, "U1", later) == Usage(3, first_at + timedelta(hours=1))
     an_hour_on = first_at + timedelta(hours=1)
-    assert await ledger.usage("U1", an_hour_on) == Usage(1, later + timedelta(hours=1))
-    assert await ledger.usage("U2", later) == Usage(0, None)
+    assert await usage(ledger, "U1", an_hour_on) == Usage(1, later + timedelta(hours=1))
+    assert await usage(ledger, "U2", later) == Usage(0, None)
 
 
 async def test_the_limit_holds_across_instances_racing(
@@ -221,7 +227,7 @@ async def test_the_limit_holds_across_instances_racing(
     )
     assert sum(isinstance(r, Opened) for r in results) == 5
     assert sum(isinstance(r, OverLimit) for r in results) == 7
-    assert (await one.usage("U1", ledger_clock.now)).count == 5
+    assert (await usage(one, "U1", ledger_clock.now)).count == 5
 
 
 async def test_a_later_request_stored_first_still_counts(
@@ -231,7 +237,7 @@ async def test_a_later_request_stored_first_still_counts(
     now = ledger_clock.now
     await opened(ledger, draft("command:1", now + timedelta(milliseconds=5)), limit=1)
     refused = await ledger.open_request(draft("command:2", now), hourly_limit=1)
-    assert refused == OverLimit(0, now + timedelta(hours=1, milliseconds=5))
+    assert refused == OverLimit(1, 0, now + timedelta(hours=1, milliseconds=5))
 
 
 async def test_a_cancelled_send_gives_its_count_back(
@@ -242,7 +248,7 @@ async def test_a_cancelled_send_gives_its_count_back(
     held = await opened(ledger, draft("view:1", now, recipients=(ALICE, BOB), send_at=later), 2)
     assert isinstance(await ledger.open_request(draft("view:2", now), hourly_limit=2), OverLimit)
     await ledger.cancel(held.id, user_id="U1", is_admin=False)
-    assert await ledger.usage("U1", now) == Usage(0, None)
+    assert await usage(ledger, "U1", now) == Usage(0, None)
     await opened(ledger, draft("view:3", now, recipients=(ALICE, BOB)), limit=2)
 
 
@@ -253,7 +259,7 @@ async def test_denied_attempts_are_recorded_and_not_counted(
     denied = draft("command:1", now, recipients=(ALICE, BOB))
     await ledger.record_denied(denied, "not in SMS_ALLOWED_USERS")
     await ledger.record_denied(denied, "not in SMS_ALLOWED_USERS")  # Slack retried: ignored
-    assert await ledger.usage("U1", now) == Usage(0, None)
+    assert await usage(ledger, "U1", now) == Usage(0, None)
     [request] = await ledger.list_for_user("U1")
     assert states(request) == [State.DENIED, State.DENIED]
     assert [(e.state, e.detail) for e in await ledger.history(request.id)] == [
@@ -344,7 +350,7 @@ async def test_overdue_sends_are_missed_not_sent(
     [claimed] = await ledger.claim_due(now, 10)
     assert claimed.id == fresh.id
     assert (await ledger.history(stale.id))[-1].detail == "not sent: overdue by more than 900 s"
-    assert await ledger.usage("U1", now) == Usage(1, now + timedelta(hours=1))
+    assert await usage(ledger, "U1", now) == Usage(1, now + timedelta(hours=1))
 
 
 async def test_sends_left_sending_become_unknown(
@@ -472,6 +478,6 @@ async def test_an_in_memory_database_serves_concurrent_callers() -> None:
             *(memory.open_request(draft(f"command:{n}", now), hourly_limit=3) for n in range(5))
         )
         assert sum(isinstance(r, Opened) for r in results) == 3
-        assert (await memory.usage("U1", now)).count == 3
+        assert (await usage(memory, "U1", now)).count == 3
     finally:
         await memory.close()

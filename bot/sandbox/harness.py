@@ -1,7 +1,7 @@
 """A real bot wired to a local Slack stand-in and a sipgate sandbox.
 
 The offline demo, the test suite and the benchmark all drive the bot through this: the same
-``Runtime`` as production, with settings whose URLs point at the fakes, and Slack's requests
+``Bot`` as production, with settings whose URLs point at the fakes, and Slack's requests
 built and signed exactly as Slack builds and signs them.
 """
 
@@ -18,8 +18,8 @@ from aiohttp import web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.records import Clock
-from bot.runtime import Runtime, utc_now
+from bot.app import Bot
+from bot.core import Clock, Ledger, SendScheduler, utc_now
 from bot.sandbox.sipgate import FakeSipgate
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack_requests import (
@@ -31,8 +31,9 @@ from bot.sandbox.slack_requests import (
     slash_command_fields,
     view_submission_payload,
 )
-from bot.server import SlackEndpoint, bound_port, build_web_app, start_site
 from bot.settings import Settings, load_settings
+from bot.slack import SlackEndpoint
+from bot.slack.http import bound_port, build_web_app, start_site
 
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - made up for the sandbox
 SIPGATE_TOKEN_ID = "token-SANDBX"  # noqa: S105
@@ -91,13 +92,13 @@ class Fakes:
 class Sandbox:
     """One bot instance on the fakes; drive it like Slack would."""
 
-    def __init__(self, fakes: Fakes, settings: Settings, runtime: Runtime) -> None:
+    def __init__(self, fakes: Fakes, settings: Settings, bot: Bot) -> None:
         self.fakes = fakes
         self.slack = fakes.slack
         self.sipgate = fakes.sipgate
         self.settings = settings
-        self.runtime = runtime
-        self.endpoint = SlackEndpoint(runtime)
+        self.bot = bot
+        self.endpoint = SlackEndpoint(bot.app, settings.slack_signing_secret.value)
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
 
@@ -107,8 +108,30 @@ class Sandbox:
     ) -> Sandbox:
         """A bot on ``fakes`` with sandbox settings plus ``overrides``."""
         settings = load_settings(sandbox_environ(fakes.slack, fakes.sipgate, **overrides))
-        runtime = await Runtime.start(settings, clock=clock, run_scheduler=run_scheduler)
-        return cls(fakes, settings, runtime)
+        bot = await Bot.start(settings, clock=clock, run_scheduler=run_scheduler)
+        return cls(fakes, settings, bot)
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.bot.ledger
+
+    @property
+    def scheduler(self) -> SendScheduler:
+        """The bot's scheduler (the sandbox's bots hold scheduled sends themselves)."""
+        if self.bot.scheduler is None:
+            raise RuntimeError("this bot runs with SMS_SCHEDULER=sipgate")
+        return self.bot.scheduler
+
+    async def settle(self, within: float = 5.0) -> None:
+        """Wait until the work the bot started (after acks, by the scheduler) is done."""
+        if not await self.bot.tracker.wait_idle(within):
+            raise AssertionError(f"the bot was still busy after {within} s")
+
+    async def fire_due(self) -> bool:
+        """One scheduler round, then wait for what it fired; whether more may be due."""
+        more = await self.scheduler.run_once()
+        await self.settle()
+        return more
 
     async def serve_http(self) -> str:
         """Also serve the real HTTP endpoint on 127.0.0.1:<free port>; its base URL."""
@@ -118,7 +141,7 @@ class Sandbox:
 
     async def close(self, drain_seconds: float = 2.0) -> None:
         self.endpoint.stopping = True
-        await self.runtime.close(drain_seconds)
+        await self.bot.close(drain_seconds)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -187,7 +210,7 @@ class Sandbox:
         """Sign ``body`` and hand it to the Bolt app, as the HTTP endpoint would."""
         headers = signed_headers(body, secret, timestamp=timestamp)
         request = AsyncBoltRequest(body=body, headers={k: [v] for k, v in headers.items()})
-        return await self.runtime.app.async_dispatch(request)
+        return await self.bot.app.async_dispatch(request)
 
     async def command(self, text: str, **kwargs: Any) -> BoltResponse:
         return await self.dispatch(self.command_body(text, **kwargs))

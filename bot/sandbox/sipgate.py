@@ -1,10 +1,11 @@
 """A fake sipgate REST v2 server on 127.0.0.1, for tests and the offline demo.
 
 It records every request, answers discovery from its configured extensions, checks
-``POST /sessions/sms`` bodies the way the real API is documented to (sipgate-api.md §3, §9)
-and otherwise plays back scripted answers: a status, a slow answer, a hang or a dropped
-connection. Invalid requests are refused before the script is consulted, so a scripted
-answer is always used by a request the real sipgate could have accepted.
+``POST /sessions/sms`` bodies the way the real API is documented to (three non-blank strings
+and an optional integer ``sendAt``; 415 without JSON) and otherwise plays back scripted
+answers: a status, a slow answer, a hang or a dropped connection. Invalid requests are refused
+before the script is consulted, so a scripted answer is always used by a request the real
+sipgate could have accepted.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core import SmsExtension
 from bot.sandbox.local import HOST, listen_locally
-from bot.sipgate.protocol import SmsExtension
+from bot.sipgate import SEND_SMS_PATH, USERINFO_PATH
 
 __all__ = ["DROP", "HANG", "FakeSipgate", "ReceivedRequest", "Scripted"]
 
-_SEND_PATH = "/v2/sessions/sms"
-_USERINFO_PATH = "/v2/authorization/userinfo"
+_SEND_PATH = "/v2" + SEND_SMS_PATH
+_USERINFO_PATH = "/v2" + USERINFO_PATH
 _SEND_FIELDS = frozenset({"smsId", "recipient", "message", "sendAt"})
 _SHUTDOWN_TIMEOUT = 1.0  # backstop: close() never waits longer for a stuck handler
 
@@ -251,7 +253,7 @@ class FakeSipgate:
 def _valid_send_body(data: Any) -> bool:
     """SendWebSmsRequest: three non-blank strings, optional int sendAt, nothing else.
 
-    Blank fields are refused like sipgate does (400, sipgate-api.md §9).
+    Blank fields are refused like sipgate does (400).
     """
     if not isinstance(data, dict) or not set(data) <= _SEND_FIELDS:
         return False

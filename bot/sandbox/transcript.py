@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.slack.parse import unescape_slack
+
 JsonMap = Mapping[str, Any]
 Names = Mapping[str, str]
 
@@ -232,7 +234,7 @@ _ENTITY = re.compile(r"<([^<>]*)>")
 
 def mrkdwn_to_plain(text: str, names: Names) -> str:
     """Decode Slack markup: ``<@U1>`` → ``@alice``, ``<url|label>`` → ``label``, ``&lt;`` → <."""
-    return unescape(_ENTITY.sub(lambda match: entity_text(match.group(1), names), text))
+    return unescape_slack(_ENTITY.sub(lambda match: entity_text(match.group(1), names), text))
 
 
 def entity_text(inner: str, names: Names) -> str:
@@ -248,11 +250,6 @@ def entity_text(inner: str, names: Names) -> str:
     if target.startswith("!"):
         return "@" + target[1:]
     return label or target
-
-
-def unescape(text: str) -> str:
-    """Undo Slack's three HTML entities (``&amp;`` last, so ``&amp;lt;`` stays ``&lt;``)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 # --- response_url posts ----------------------------------------------------------------------

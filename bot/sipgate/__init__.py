@@ -1,6 +1,9 @@
-"""sipgate REST v2: pure protocol (``protocol``), aiohttp transport (``client``), errors."""
+"""sipgate REST v2: pure protocol (``protocol``), aiohttp transport (``client``), errors.
 
-from bot.sipgate.client import SipgateClient
+The client implements the core's ``SmsGateway``; its errors are the core's ``SendFailure``s.
+"""
+
+from bot.sipgate.client import SipgateClient, client_for
 from bot.sipgate.errors import (
     SipgateAuthError,
     SipgateBalanceError,
@@ -14,23 +17,25 @@ from bot.sipgate.errors import (
     SipgateServerError,
     SipgateUnexpected,
     SipgateUnreachable,
-    explain,
+    SipgateUnreadable,
 )
 from bot.sipgate.protocol import (
+    SEND_SMS_PATH,
+    USERINFO_PATH,
     PreparedRequest,
     SipgateAuth,
-    SmsExtension,
     Userinfo,
     build_send_sms,
     build_sms_extensions,
     build_userinfo,
     decipher,
-    may_retry,
     parse_sms_extensions,
     parse_userinfo,
 )
 
 __all__ = [
+    "SEND_SMS_PATH",
+    "USERINFO_PATH",
     "PreparedRequest",
     "SipgateAuth",
     "SipgateAuthError",
@@ -46,14 +51,13 @@ __all__ = [
     "SipgateServerError",
     "SipgateUnexpected",
     "SipgateUnreachable",
-    "SmsExtension",
+    "SipgateUnreadable",
     "Userinfo",
     "build_send_sms",
     "build_sms_extensions",
     "build_userinfo",
+    "client_for",
     "decipher",
-    "explain",
-    "may_retry",
     "parse_sms_extensions",
     "parse_userinfo",
 ]

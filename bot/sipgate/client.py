@@ -16,6 +16,9 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
+from bot.core import SmsExtension
+from bot.logs import mask_number
+from bot.settings import Settings
 from bot.sipgate.errors import (
     SipgateNoAnswer,
     SipgateNoSmsExtension,
@@ -24,7 +27,6 @@ from bot.sipgate.errors import (
 from bot.sipgate.protocol import (
     PreparedRequest,
     SipgateAuth,
-    SmsExtension,
     Userinfo,
     build_send_sms,
     build_sms_extensions,
@@ -34,7 +36,7 @@ from bot.sipgate.protocol import (
     parse_userinfo,
 )
 
-__all__ = ["SipgateClient"]
+__all__ = ["SipgateClient", "client_for"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class SipgateClient:
         logger.info(
             "sipgate accepted SMS from %s to %s%s",
             sms_id,
-            _mask(recipient),
+            mask_number(recipient),
             " (scheduled)" if send_at is not None else "",
         )
 
@@ -111,7 +113,13 @@ class SipgateClient:
         await self.close()
 
     async def _call(self, request: PreparedRequest, *, sms_id: str | None = None) -> bytes:
-        """Make the call, repeating it once only if the first never connected."""
+        """Make the call, repeating it once only if the first never connected.
+
+        Only ``SipgateUnreachable`` is repeated: the connection was never made, so nothing
+        left the process. A timeout, a dropped connection or a 5xx may mean sipgate accepted
+        the SMS, and the API has no idempotency key: never repeated. Other statuses fail the
+        same way again, and a 429 is the caller's decision.
+        """
         try:
             return await self._attempt(request, sms_id)
         except SipgateUnreachable:
@@ -169,8 +177,17 @@ def _what(request: PreparedRequest) -> tuple[str, str]:
     return request.method, request.path
 
 
-def _mask(number: str) -> str:
-    """Hide the middle of a phone number for logs: ``+49151****678``."""
-    if len(number) <= 9:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 9) + number[-3:]
+def client_for(settings: Settings, session: aiohttp.ClientSession | None = None) -> SipgateClient:
+    """The client the settings describe: OAuth when a bearer token is set, else the PAT."""
+    if settings.sipgate_oauth_token:
+        auth = SipgateAuth.oauth(settings.sipgate_oauth_token.value)
+    else:
+        auth = SipgateAuth.personal_access_token(
+            settings.sipgate_token_id, settings.sipgate_token.value
+        )
+    return SipgateClient(
+        base_url=settings.sipgate_api_url,
+        auth=auth,
+        timeout=settings.sipgate_timeout,
+        session=session,
+    )

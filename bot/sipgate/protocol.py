@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
+from bot.core import SmsExtension, require_aware
 from bot.sipgate.errors import (
     SipgateAuthError,
     SipgateBalanceError,
@@ -25,26 +26,23 @@ from bot.sipgate.errors import (
     SipgateRejected,
     SipgateServerError,
     SipgateUnexpected,
-    SipgateUnreachable,
+    SipgateUnreadable,
 )
 
 __all__ = [
     "PreparedRequest",
     "SipgateAuth",
-    "SmsExtension",
     "Userinfo",
     "build_send_sms",
     "build_sms_extensions",
     "build_userinfo",
     "decipher",
-    "may_retry",
     "parse_sms_extensions",
     "parse_userinfo",
 ]
 
 SEND_SMS_PATH = "/sessions/sms"
 USERINFO_PATH = "/authorization/userinfo"
-_UNREADABLE = "sipgate sent an answer the bot could not read"
 
 
 @dataclass(frozen=True, repr=False)
@@ -80,15 +78,6 @@ class SipgateAuth:
         if self.kind == "oauth":
             return "SipgateAuth(kind='oauth')"
         return f"SipgateAuth(kind='token', token_id={self.token_id!r})"
-
-
-@dataclass(frozen=True)
-class SmsExtension:
-    """An SMS extension (``s0``…); ``caller_id`` is what recipients see as sender."""
-
-    id: str
-    alias: str
-    caller_id: str
 
 
 @dataclass(frozen=True)
@@ -134,12 +123,11 @@ def build_send_sms(
     """``POST /sessions/sms``; ``sendAt`` (Unix seconds) only when scheduled.
 
     The key is omitted rather than sent as null, because only an int or nothing is
-    documented (sipgate-api.md §3).
+    documented.
     """
     body: dict[str, object] = {"smsId": sms_id, "recipient": recipient, "message": message}
     if send_at is not None:
-        if send_at.tzinfo is None or send_at.utcoffset() is None:
-            raise ValueError("send_at must be timezone-aware")
+        require_aware(send_at)
         body["sendAt"] = math.floor(send_at.timestamp())
     return PreparedRequest("POST", SEND_SMS_PATH, _headers(auth, with_body=True), body)
 
@@ -168,7 +156,7 @@ def decipher(
     if status == 403:
         raise SipgateForbidden(status, sms_id=sms_id)
     if status == 429:
-        raise SipgateRateLimited(status, retry_after=_retry_after(headers))
+        raise SipgateRateLimited(status, sms_id=sms_id, retry_after=_retry_after(headers))
     if 500 <= status < 600:
         raise SipgateServerError(status)
     raise _BY_STATUS.get(status, SipgateUnexpected)(status)
@@ -199,7 +187,7 @@ def parse_userinfo(body: bytes) -> Userinfo:
     data = _load_object(body)
     sub = _text(data, "sub")
     if not sub:
-        raise SipgateUnexpected(reason=_UNREADABLE)
+        raise SipgateUnreadable()
     return Userinfo(
         sub=sub,
         domain=_text(data, "domain"),
@@ -212,24 +200,24 @@ def parse_sms_extensions(body: bytes) -> list[SmsExtension]:
     """Read an ``SmsExtensionsResponse``; an empty list is valid (Web SMS not booked)."""
     items = _load_object(body).get("items")
     if not isinstance(items, list):
-        raise SipgateUnexpected(reason=_UNREADABLE)
+        raise SipgateUnreadable()
     return [_extension(item) for item in items]
 
 
 def _extension(item: object) -> SmsExtension:
     if not isinstance(item, dict) or not _text(item, "id"):
-        raise SipgateUnexpected(reason=_UNREADABLE)
+        raise SipgateUnreadable()
     return SmsExtension(_text(item, "id"), _text(item, "alias"), _text(item, "callerId"))
 
 
 def _load_object(body: bytes) -> dict[str, object]:
-    """Parse a JSON object or raise SipgateUnexpected (never KeyError/TypeError)."""
+    """Parse a JSON object or raise SipgateUnreadable (never KeyError/TypeError)."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as err:
-        raise SipgateUnexpected(reason=_UNREADABLE) from err
+        raise SipgateUnreadable() from err
     if not isinstance(data, dict):
-        raise SipgateUnexpected(reason=_UNREADABLE)
+        raise SipgateUnreadable()
     return data
 
 
@@ -239,21 +227,5 @@ def _text(data: dict[str, object], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise SipgateUnexpected(reason=_UNREADABLE)
+        raise SipgateUnreadable()
     return value
-
-
-def may_retry(error: SipgateError) -> bool:
-    """Whether repeating the same request cannot cause a second SMS.
-
-    - SipgateUnreachable: the connection was never made, so nothing left the process;
-      trying once more is safe.
-    - SipgateNoAnswer (timeout, connection lost) and SipgateServerError (5xx): the request
-      may have reached sipgate and been accepted; the API has no idempotency key, so a
-      retry could send and bill the SMS twice. Never retried.
-    - 400/401/402/403/404/405/415, no extension: the same request fails the same way.
-    - SipgateRateLimited: sipgate refused before sending, but waiting is a decision for
-      the caller (Retry-After), not an automatic repeat.
-    - SipgateUnexpected: we do not know what happened, so we do not guess.
-    """
-    return isinstance(error, SipgateUnreachable)

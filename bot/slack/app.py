@@ -1,4 +1,4 @@
-"""The Bolt app: built by a factory from its dependencies, never from the environment."""
+"""The Bolt app: built by a factory from its collaborators, never from the environment."""
 
 from __future__ import annotations
 
@@ -7,25 +7,20 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.commands import register_commands
-from bot.slack.compose import register_compose
-from bot.slack.deps import Deps
+from bot.slack.handlers import SlackContext, register
 from bot.slack.payload import CheckedApp
 
-log = logging.getLogger(__name__)
 
-
-def create_app(deps: Deps, client: AsyncWebClient) -> AsyncApp:
+def create_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
     """An AsyncApp with the ``/sms`` command, the compose modal and the Cancel button."""
     app = CheckedApp(
         client=client,
-        signing_secret=deps.settings.slack_signing_secret.value,
+        signing_secret=ctx.settings.slack_signing_secret.value,
         logger=logging.getLogger("bot.bolt"),
         # Slack must get an answer within 3 s: listeners ack, start their work as a task
         # (``after_ack``) and return, so Bolt answers as soon as they return. (Bolt's own
         # background mode polls for the ack every 10 ms: slower under load, and more CPU.)
         process_before_response=True,
     )
-    register_commands(app, deps)
-    register_compose(app, deps)
+    register(app, ctx)
     return app

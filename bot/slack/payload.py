@@ -1,4 +1,5 @@
-"""Reject signed payloads that are not shaped like Slack's before any listener sees them.
+"""Slack's request payloads: their shape checked before any listener sees them, and what
+the handlers read from them.
 
 Bolt's own listener matchers index into the body (``body["actions"][0]["action_id"]``,
 ``body["view"]["type"]``) and a payload of the wrong shape makes them raise, which Bolt answers
@@ -14,6 +15,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+
+from bot.core import Origin
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +98,57 @@ class CheckedApp(AsyncApp):
             return await super().async_dispatch(req)
         log.warning("rejected a malformed Slack payload", extra={"problem": problem})
         return BoltResponse(status=400, body={"error": "malformed request"})
+
+
+# --- what the handlers read from a payload ---------------------------------------------------
+
+
+def command_origin(body: dict[str, Any]) -> Origin:
+    """The origin of a slash command; its trigger_id is the interaction's identity."""
+    return Origin(
+        interaction_key=f"command:{body.get('trigger_id', '')}",
+        team_id=str(body.get("team_id", "")),
+        user_id=str(body.get("user_id", "")),
+        channel_id=str(body.get("channel_id", "")),
+        response_url=body.get("response_url") or None,
+    )
+
+
+def action_origin(body: dict[str, Any]) -> Origin:
+    """The origin of a button click (block_actions)."""
+    channel = body.get("channel") or {}
+    return Origin(
+        interaction_key=f"action:{body.get('trigger_id', '')}",
+        team_id=_id_of(body.get("team")),
+        user_id=_id_of(body.get("user")),
+        channel_id=_id_of(channel),
+        response_url=body.get("response_url") or None,
+    )
+
+
+def view_origin(body: dict[str, Any], channel_id: str, response_url: str | None) -> Origin:
+    """The origin of a modal submission; the view id is the interaction's identity."""
+    view = body.get("view") or {}
+    return Origin(
+        interaction_key=f"view:{view.get('id')}",
+        team_id=_id_of(body.get("team")),
+        user_id=_id_of(body.get("user")),
+        channel_id=channel_id,
+        response_url=response_url,
+    )
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The value of the (first) button clicked."""
+    return str((body.get("actions") or [{}])[0].get("value", ""))
+
+
+def view_values(body: dict[str, Any]) -> dict[str, Any]:
+    """``view.state.values`` of a submission (empty when missing)."""
+    state = (body.get("view") or {}).get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def _id_of(value: object) -> str:
+    return str(value.get("id", "")) if isinstance(value, dict) else ""

@@ -13,18 +13,26 @@ runs it differs by database, because what is cheap differs:
   disk joins the next transaction, and one fsync makes the whole group durable. A write that
   raises rolls back alone: the group then runs again with a savepoint per write. Reads run
   on their own threads (WAL: readers never wait for the writer).
+
+Every storage failure (SQLAlchemy's errors, the drivers' ``OSError``s) leaves a ``Database`` as
+the core's ``LedgerUnavailable``, translated here and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.core import LedgerUnavailable
 
 T = TypeVar("T")
 
@@ -38,6 +46,18 @@ READ_ONLY = "ledger_read_only"
 MAX_GROUP = 256
 
 _READER_THREADS = 2
+
+#: What a database can raise when it is out of reach or unusable.
+_STORAGE_FAILURES = (SQLAlchemyError, OSError, sqlite3.Error)
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Turn a storage failure into ``LedgerUnavailable`` (the cause stays chained)."""
+    try:
+        yield
+    except _STORAGE_FAILURES as error:
+        raise LedgerUnavailable(type(error).__name__) from error
 
 
 class Database(Protocol):
@@ -70,12 +90,14 @@ class AsyncDatabase:
         return self._engine.dialect.name
 
     async def write(self, work: Work[T]) -> T:
-        async with self._engine.begin() as conn:
-            return await conn.run_sync(work)
+        with translated():
+            async with self._engine.begin() as conn:
+                return await conn.run_sync(work)
 
     async def read(self, work: Work[T]) -> T:
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(work)
+        with translated():
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(work)
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -112,13 +134,15 @@ class ThreadedSqlite:
         self._queue.append(_Write(work, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await done
+        with translated():
+            return await done
 
     async def read(self, work: Work[T]) -> T:
         if self._shared:
             return await self.write(work)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader_threads(), self._read_now, work)
+        with translated():
+            return await loop.run_in_executor(self._reader_threads(), self._read_now, work)
 
     async def close(self) -> None:
         if self._flusher is not None:

@@ -26,8 +26,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.records import UNCOUNTED_STATES, RequestDraft, SendRecord, SmsRequest, State
-from bot.store.base import Usage
+from bot.core import (
+    UNCOUNTED_STATES,
+    RequestDraft,
+    SendRecord,
+    SmsRequest,
+    State,
+    Usage,
+    require_aware,
+)
 from bot.store.schema import events, requests, sends
 
 HOUR = timedelta(hours=1)
@@ -324,6 +331,5 @@ def _request_values(draft: RequestDraft) -> dict[str, Any]:
 
 
 def _utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("the ledger stores timezone-aware datetimes only")
+    require_aware(moment)
     return moment.astimezone(UTC)

@@ -38,7 +38,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.records import Scheduler, State
+from bot.core import Scheduler, State, require_aware
 
 SCHEMA_VERSION = 1
 
@@ -62,8 +62,7 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("the ledger stores timezone-aware datetimes only")
+        require_aware(value)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 

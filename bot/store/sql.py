@@ -21,27 +21,33 @@ import contextlib
 import functools
 import logging
 import sqlite3
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, func, make_url, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from bot.records import Event, RequestDraft, SmsRequest, State
-from bot.store import queries as q
-from bot.store.base import (
+from bot.core import (
     CancelOutcome,
     CancelResult,
+    Clock,
     Duplicate,
+    Event,
     Ledger,
     Opened,
     OpenResult,
     OverLimit,
+    RequestDraft,
+    SmsRequest,
+    State,
     Usage,
+    over_limit,
+    require_aware,
+    utc_now,
 )
+from bot.store import queries as q
 from bot.store.database import READ_ONLY, AsyncDatabase, Database, ThreadedSqlite
 from bot.store.schema import current_version, events, migrate, requests, sends
 from bot.store.url import database_url_for, redact_url
@@ -57,14 +63,12 @@ FINISHED_STATES = frozenset({State.ACCEPTED, State.FAILED, State.UNKNOWN, State.
 _USER_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
+async def open_ledger(database_url: str | None, *, clock: Clock = utc_now) -> SqlLedger:
+    """Connect to ``DATABASE_URL`` (any form people write), create or upgrade the schema.
 
-
-async def open_ledger(
-    database_url: str | None, *, clock: Callable[[], datetime] = _utcnow
-) -> SqlLedger:
-    """Connect to ``DATABASE_URL`` (any form people write), create or upgrade the schema."""
+    Raises ``ValueError`` for a URL it cannot use, ``LedgerUnavailable`` when the database
+    cannot be reached or upgraded.
+    """
     url = database_url_for(database_url)
     database = connect(url)
     try:
@@ -79,7 +83,7 @@ async def open_ledger(
 class SqlLedger(Ledger):
     """The ``Ledger`` on a ``Database`` (it owns the database and closes it)."""
 
-    def __init__(self, database: Database, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
         self.database = database
         self._postgres = database.dialect == "postgresql"
         self._user_locks: dict[str, asyncio.Lock] = {}
@@ -108,9 +112,11 @@ class SqlLedger(Ledger):
         request_id = q.insert_request(conn, draft, now)
         if request_id is None:
             return Duplicate(_existing_id(conn, draft.interaction_key))
-        used = q.usage(conn, draft.user_id, draft.requested_at)
-        if used.count + len(draft.recipients) > limit:
-            raise _OverLimitError(OverLimit(max(0, limit - used.count), used.next_free_at))
+        refused = over_limit(
+            q.usage(conn, draft.user_id, draft.requested_at), len(draft.recipients), limit
+        )
+        if refused is not None:
+            raise _OverLimitError(refused)
         state = State.SCHEDULED if draft.held_by_bot else State.SENDING
         created = q.insert_sends(conn, request_id, draft, state, now)
         return Opened(q.new_request(request_id, draft, created))
@@ -125,9 +131,6 @@ class SqlLedger(Ledger):
                 q.insert_sends(conn, request_id, draft, State.DENIED, now, reason)
 
         await self.database.write(work)
-
-    async def usage(self, user_id: str, now: datetime) -> Usage:
-        return await self.database.read(lambda conn: q.usage(conn, user_id, now))
 
     async def admission(
         self, user_id: str, interaction_key: str, now: datetime
@@ -239,10 +242,6 @@ class SqlLedger(Ledger):
         )
         return await self.database.read(lambda conn: [Event(*row) for row in conn.execute(stmt)])
 
-    async def ping(self) -> None:
-        """Raise if the database cannot be reached (for ``/healthz``)."""
-        await self.database.read(lambda conn: conn.execute(text("SELECT 1")))
-
     async def close(self) -> None:
         await self.database.close()
 
@@ -264,8 +263,7 @@ class _OverLimitError(Exception):
 def _check_draft(draft: RequestDraft) -> None:
     if not draft.recipients:
         raise ValueError("a request needs at least one recipient")
-    if any(t is not None and t.tzinfo is None for t in (draft.requested_at, draft.send_at)):
-        raise ValueError("the ledger stores timezone-aware datetimes only")
+    require_aware(draft.requested_at, draft.send_at)
 
 
 def _existing_id(conn: Connection, interaction_key: str) -> int:

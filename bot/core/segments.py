@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["SEGMENT_HINT", "Segments", "count_segments", "describe"]
+__all__ = ["GSM7_BASIC", "GSM7_EXTENSION", "Segments", "count_segments"]
 
 # GSM 03.38 basic character set, without ESC (0x1B), which only introduces the extension table.
 GSM7_BASIC: frozenset[str] = frozenset(
@@ -22,11 +22,6 @@ GSM7_BASIC: frozenset[str] = frozenset(
 GSM7_EXTENSION: frozenset[str] = frozenset("\f^{}\\[~]|€")
 
 _LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}  # (single SMS, per part when concatenated)
-
-SEGMENT_HINT = (
-    "One SMS holds 160 characters (153 per part when longer, and ^ { } [ ] ~ | \\ € count twice); "
-    "any character outside the GSM-7 set, such as an emoji, makes it 70 (67 per part)."
-)
 
 
 @dataclass(frozen=True)
@@ -52,16 +47,3 @@ def _parts(encoding: Literal["GSM-7", "UCS-2"], units: int) -> int:
     if units == 0:
         return 0
     return 1 if units <= single else math.ceil(units / per_part)
-
-
-def describe(segments: Segments) -> str:
-    """Short count for status messages and the modal, e.g. ``1 SMS (GSM-7, 42/160)``."""
-    single, per_part = _LIMITS[segments.encoding]
-    if segments.parts == 0:
-        return "0 SMS (empty)"
-    if segments.parts == 1:
-        return f"1 SMS ({segments.encoding}, {segments.units}/{single})"
-    return (
-        f"{segments.parts} SMS ({segments.encoding}, {segments.units} characters, "
-        f"{per_part} per part)"
-    )

@@ -1,4 +1,4 @@
-"""The HTTP side: ``POST /slack/events``, ``GET /healthz``, ``GET /metrics``; Socket Mode.
+"""The HTTP side: ``POST /slack/events``, ``GET /healthz``, ``GET /metrics``.
 
 Requests are checked in this order: a missing, wrong or stale signature → 401 and nothing
 happens; a signed body Bolt cannot read → 400; everything else goes to the Bolt app, whose
@@ -14,11 +14,11 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.metrics import METRICS
-from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,12 @@ Health = Callable[[], Awaitable[bool]]
 class SlackEndpoint:
     """Serves Slack's requests to the Bolt app and reports health."""
 
-    def __init__(self, runtime: Runtime, connected: Health | None = None) -> None:
-        self.runtime = runtime
+    def __init__(self, app: AsyncApp, signing_secret: str, connected: Health | None = None) -> None:
+        self.app = app
         self.stopping = False
         self._connected = connected
         # Socket Mode runs without a signing secret (and serves no /slack/events).
-        secret = runtime.settings.slack_signing_secret.value
-        self._verifier = SignatureVerifier(secret) if secret else None
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def events(self, request: web.Request) -> web.Response:
         """Slack's Request URL for commands and interactivity."""
@@ -50,7 +49,7 @@ class SlackEndpoint:
         if bolt_request is None:
             return web.json_response({"error": "malformed request"}, status=400)
         METRICS.requests.labels(kind=_kind(bolt_request.body)).inc()
-        response = await self.runtime.app.async_dispatch(bolt_request)
+        response = await self.app.async_dispatch(bolt_request)
         METRICS.ack_latency.observe(time.perf_counter() - started)
         return await to_aiohttp_response(response)
 
@@ -117,9 +116,4 @@ async def start_site(
 
 def bound_port(runner: web.AppRunner) -> int:
     """The port a site listens on (useful with port 0)."""
-    for site in runner.sites:
-        server = getattr(site, "_server", None)
-        sockets = getattr(server, "sockets", None) or []
-        for sock in sockets:
-            return int(sock.getsockname()[1])
-    raise RuntimeError("the site is not listening")
+    return int(runner.addresses[0][1])

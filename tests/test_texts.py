@@ -1,44 +1,76 @@
-"""bot/slack/messages.py and replies.py: what people read, with user text escaped."""
+"""bot/slack/texts.py: what people read, with user text escaped."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
 import pytest
 
-from bot.guards import Field, Refusal
-from bot.records import Scheduler, SendRecord, SmsRequest, State
-from bot.slack.messages import (
+from bot.core import (
+    CancelOutcome,
+    CancelResult,
+    Decision,
+    EmptyMessage,
+    Field,
+    ForeignNumbers,
+    InThePast,
+    NoRecipients,
+    NumberProblem,
+    OverLimit,
+    Reason,
+    Refusal,
+    Scheduler,
+    SendRecord,
+    SmsExtension,
+    SmsRequest,
+    State,
+    TooFarAhead,
+    TooLong,
+    TooManyRecipients,
+    parse_number,
+)
+from bot.sipgate import SipgateForbidden, SipgateRateLimited
+from bot.slack.parse import (
+    BadNumber,
+    CancelNeedsId,
+    CommaBeforeMessage,
+    ComposeProblem,
+    ListTakesNothing,
+    MessageMissing,
+    NoNumberFirst,
+    NotAnId,
+    NumberEndUnclear,
+)
+from bot.slack.texts import (
     CANCEL_ACTION,
     SlackMessage,
     StatusView,
+    cancel_text,
     cancelled_reply,
-    display_number,
+    compose_problem,
+    denied_text,
     dm_update,
+    explain,
+    explain_failure,
+    extension_label,
     fallback_summary,
     format_time,
+    help_text,
+    list_text,
     missed_reply,
     outcome_reply,
+    over_limit_text,
     overall,
     quote,
+    reason_text,
+    refusals_text,
     scheduled_reply,
+    sender_label,
     state_line,
     status_message,
 )
-from bot.slack.replies import (
-    cancel_text,
-    channel_denied_text,
-    denied_text,
-    help_text,
-    list_message,
-    over_limit_text,
-    refusal_text,
-)
-from bot.store.base import CancelOutcome, CancelResult, OverLimit
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -154,20 +186,30 @@ def test_fallback_of_a_scheduled_request_carries_the_cancel_button() -> None:
 
 
 def test_list_escapes_the_preview() -> None:
-    message = list_message([request(message=NASTY)], BERLIN)
+    text = list_text([request(message=NASTY)], BERLIN)
 
-    assert "&lt;!channel&gt; Tom &amp; Jerry" in message.text
-    assert_no_raw_markup(message.text)
+    assert "&lt;!channel&gt; Tom &amp; Jerry" in text
+    assert_no_raw_markup(text)
 
 
-def test_help_and_refusals_escape_what_was_typed() -> None:
-    help_shown = help_text("“<!channel>” is not a number")
-    refusal = refusal_text([Refusal(Field.TO, "“<@U_BOSS>” & co")])
+def test_help_escapes_what_was_typed() -> None:
+    help_shown = help_text(NotAnId("<!channel>"))
 
-    assert help_shown.startswith("⚠️ “&lt;!channel&gt;” is not a number\n")
+    assert help_shown.startswith("⚠️ “&lt;!channel&gt;” is not an SMS number like #12.\n")
     assert "<!channel>" not in help_shown
-    assert "“&lt;@U_BOSS&gt;” &amp; co" in refusal
-    assert "<@U_BOSS>" not in refusal
+
+
+def test_refusals_are_listed_one_field_per_line() -> None:
+    refusals = [
+        Refusal(Field.TO, (TooManyRecipients(12, 10), NoRecipients())),
+        Refusal(Field.MESSAGE, (EmptyMessage(),)),
+    ]
+
+    assert refusals_text(refusals) == (
+        "Nothing was sent:\n"
+        "• That is 12 recipients; at most 10 recipients per request. Add at least one recipient.\n"
+        "• The message is empty."
+    )
 
 
 def test_help_without_a_problem() -> None:
@@ -323,34 +365,36 @@ def test_missed_and_cancelled_replies() -> None:
 
 
 def test_over_limit_says_how_many_remain_and_when() -> None:
-    text = over_limit_text(30, OverLimit(2, WINTER + timedelta(minutes=5)), BERLIN)
+    text = over_limit_text(OverLimit(30, 2, WINTER + timedelta(minutes=5)), BERLIN)
 
     assert "30 SMS per hour" in text
     assert "have 2 left right now" in text
     assert "More are free from Tue 24 Nov 2026, 15:05 CET" in text
-    assert "More are free" not in over_limit_text(30, OverLimit(0, None), BERLIN)
+    assert "More are free" not in over_limit_text(OverLimit(30, 0, None), BERLIN)
 
 
 def test_list_puts_scheduled_first_with_ids() -> None:
     recent = request(send(), id=3)
     later = request(send(state=State.SCHEDULED), id=4, send_at=WINTER, message="x" * 60)
 
-    text = list_message([recent, later], BERLIN).text
+    text = list_text([recent, later], BERLIN)
 
     assert text.index("*Scheduled*") < text.index("`#4`") < text.index("*Recent*")
     assert text.index("*Recent*") < text.index("`#3`")
     assert "x" * 39 + "…" in text
     assert "x" * 40 not in text
-    assert list_message([], BERLIN).text == "You have no scheduled or recent SMS."
+    assert list_text([], BERLIN) == "You have no scheduled or recent SMS."
 
 
 # --- ephemeral answers --------------------------------------------------------------------------
 
 
 def test_denied_names_who_to_ask() -> None:
-    assert "Ask <@U_ADMIN1>, <@U_ADMIN2>." in denied_text(["U_ADMIN2", "U_ADMIN1"])
-    assert "Ask your Slack admin." in denied_text([])
-    assert "nothing was sent" in channel_denied_text()
+    user_denied = Decision.USER_DENIED
+    assert "Ask <@U_ADMIN1>, <@U_ADMIN2>." in denied_text(user_denied, ["U_ADMIN2", "U_ADMIN1"])
+    assert "Ask your Slack admin." in denied_text(user_denied, [])
+    channel = denied_text(Decision.CHANNEL_DENIED, ["U_ADMIN1"])
+    assert channel == "⛔ SMS cannot be sent from this conversation, so nothing was sent."
 
 
 @pytest.mark.parametrize(
@@ -372,29 +416,100 @@ def test_too_late_names_the_state() -> None:
     assert "accepted by sipgate" in cancel_text(result, 7)
 
 
-def test_display_number() -> None:
-    assert display_number("+4915112345678") == "+49 1511 2345678"
-    assert display_number("+14165550123") == "+1 416-555-0123"
-    assert display_number("garbage") == "garbage"
-
-
-def test_display_number_parses_each_number_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-    parse = phonenumbers.parse
-
-    def counting(number: str, region: str | None) -> phonenumbers.PhoneNumber:
-        parsed.append(number)
-        return parse(number, region)
-
-    monkeypatch.setattr(phonenumbers, "parse", counting)
-    shown = [display_number("+4915187654321") for _ in range(3)]
-
-    assert shown == ["+49 1518 7654321"] * 3
-    assert len(parsed) <= 1  # once, or not at all if an earlier test showed it
-
-
 def test_message_kwargs() -> None:
     assert SlackMessage("hi").as_kwargs() == {"text": "hi"}
     blocks = [{"type": "divider"}]
     assert SlackMessage("hi", blocks).as_kwargs() == {"text": "hi", "blocks": blocks}
-    assert json.dumps(SlackMessage("hi", blocks).as_kwargs())
+
+
+# --- failures, reasons and problems -------------------------------------------------------------
+
+
+def test_rate_limit_says_how_long_to_wait_when_sipgate_said() -> None:
+    assert explain("rate_limited").endswith("try again in a minute")
+    assert explain("rate_limited", retry_after=1).endswith("try again in 1 second")
+    assert explain("rate_limited", retry_after=7.2).endswith("try again in 8 seconds")
+    assert explain("rate_limited", retry_after=600).endswith("try again in 10 minutes")
+    live = explain_failure(SipgateRateLimited(429, retry_after=30))
+    assert live.endswith("try again in 30 seconds")
+
+
+def test_forbidden_names_the_extension_only_on_a_send() -> None:
+    assert "extension s3" in explain_failure(SipgateForbidden(403, sms_id="s3"))
+    assert "sms:read" in explain("forbidden")
+
+
+def test_an_unknown_kind_is_unexpected_and_says_nothing_known_was_sent() -> None:
+    assert explain("something new") == (
+        "sipgate gave an unexpected answer; nothing is known to have been sent"
+    )
+
+
+REASONS: list[tuple[Reason, str]] = [
+    (NoRecipients(), "Add at least one recipient."),
+    (TooManyRecipients(11, 10), "That is 11 recipients; at most 10 recipients per request."),
+    (
+        ForeignNumbers((parse_number("+1 416 555 0123", "DE"),), frozenset({"DE", "AT"})),
+        "+1 416-555-0123 is in CA; this workspace may only text AT, DE.",
+    ),
+    (
+        ForeignNumbers((parse_number("+43 664 1234567", "DE"),), frozenset()),
+        "+43 664 1234567 is in AT; this workspace may not text any country.",
+    ),
+    (EmptyMessage(), "The message is empty."),
+    (TooLong(1700, 1600), "The message is 1700 characters, 100 over the limit of 1600."),
+    (InThePast(), "That time is in the past; pick a time in the future."),
+    (TooFarAhead(30), "You can schedule at most 30 days ahead."),
+]
+
+
+@pytest.mark.parametrize(("reason", "text"), REASONS)
+def test_reason_text(reason: Reason, text: str) -> None:
+    assert reason_text(reason) == text
+
+
+PROBLEMS: list[tuple[ComposeProblem, str]] = [
+    (MessageMissing(), "the message is empty"),
+    (
+        CommaBeforeMessage(),
+        "a comma must be followed by another number; remove the comma before the message",
+    ),
+    (
+        NumberEndUnclear(("+49 170 1234567", "+49 170 1234567 8")),
+        "could not tell where the number ends: “+49 170 1234567” or “+49 170 1234567 8”;"
+        " check the number in To",
+    ),
+    (
+        NoNumberFirst(),
+        "no valid phone number at the start; write the number first, then the message",
+    ),
+    (
+        BadNumber("0170 12", NumberProblem.INVALID, at_start=True),
+        "no valid phone number at the start: “0170 12” is not a valid phone number",
+    ),
+    (
+        BadNumber("+999 1", NumberProblem.COUNTRY_CODE),
+        "“+999 1” needs a valid country code, e.g. +49 …",
+    ),
+]
+
+
+@pytest.mark.parametrize(("problem", "text"), PROBLEMS)
+def test_compose_problem(problem: ComposeProblem, text: str) -> None:
+    assert compose_problem(problem) == text
+
+
+def test_help_problems() -> None:
+    assert help_text(ListTakesNothing()).startswith("⚠️ “list” takes nothing after it\n")
+    assert "“/sms cancel 12”" in help_text(CancelNeedsId()).splitlines()[0]
+
+
+def test_extension_labels() -> None:
+    support = SmsExtension("s1", "Support", "+4915799912345")
+    bare = SmsExtension("s0", "", "")
+
+    assert sender_label(support) == "Support (s1)"
+    assert sender_label(bare) == "s0"
+    assert extension_label(support) == "Support · +4915799912345 (s1)"
+    assert extension_label(bare) == "s0"
+    assert len(extension_label(SmsExtension("s2", "x" * 100, ""))) == 75

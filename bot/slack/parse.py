@@ -1,7 +1,8 @@
-"""Reading the text after ``/sms``: a keyword, or recipients first and the message after.
+"""Reading what people type in Slack: the text after ``/sms``, the To field, request ids.
 
-The parser never guesses a number. When the text cannot be split one way only, it asks for the
-modal prefilled with what it understood and says what is wrong (PRODUCT.md §2.1).
+The command is a keyword, or recipients first and the message after. The parser never guesses
+a number: when the text cannot be split one way only, it asks for the modal prefilled with
+what it understood and says what is wrong (as data; ``texts`` words it).
 """
 
 from __future__ import annotations
@@ -11,25 +12,102 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.mrkdwn import unescape_slack
-from bot.phone import NUMBER_CHARS, NumberError, PhoneNumber, parse_number
+from bot.core import (
+    NUMBER_CHARS,
+    NumberError,
+    NumberProblem,
+    PhoneNumber,
+    distinct,
+    parse_number,
+)
 
 __all__ = [
+    "BadNumber",
     "CancelCommand",
+    "CancelNeedsId",
+    "CommaBeforeMessage",
     "Command",
     "ComposeCommand",
+    "ComposeProblem",
     "HelpCommand",
+    "HelpProblem",
     "ListCommand",
+    "ListTakesNothing",
+    "MessageMissing",
+    "NoNumberFirst",
+    "NotAnId",
+    "NumberEndUnclear",
     "SendCommand",
     "parse_command",
+    "read_recipients",
+    "request_id",
+    "unescape_slack",
 ]
+
+
+@dataclass(frozen=True)
+class ListTakesNothing:
+    """``list`` with words after it."""
+
+
+@dataclass(frozen=True)
+class CancelNeedsId:
+    """``cancel`` without exactly one request id."""
+
+
+@dataclass(frozen=True)
+class NotAnId:
+    """What should have been a request id (``#12``) is not one."""
+
+    typed: str
+
+
+HelpProblem = ListTakesNothing | CancelNeedsId | NotAnId
+
+
+@dataclass(frozen=True)
+class MessageMissing:
+    """Recipients but no message."""
+
+
+@dataclass(frozen=True)
+class CommaBeforeMessage:
+    """A comma after the last number, then the message."""
+
+
+@dataclass(frozen=True)
+class NumberEndUnclear:
+    """The number could end at more than one word: the readings, shortest first."""
+
+    readings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NoNumberFirst:
+    """The text does not start with a number."""
+
+
+@dataclass(frozen=True)
+class BadNumber:
+    """A recipient is not a usable number; ``at_start``: the one the message follows."""
+
+    typed: str
+    problem: NumberProblem
+    at_start: bool = False
+
+    @classmethod
+    def of(cls, error: NumberError, *, at_start: bool = False) -> BadNumber:
+        return cls(error.typed, error.problem, at_start)
+
+
+ComposeProblem = MessageMissing | CommaBeforeMessage | NumberEndUnclear | NoNumberFirst | BadNumber
 
 
 @dataclass(frozen=True)
 class HelpCommand:
     """Explain usage; ``problem`` says what was wrong with what was typed, if anything."""
 
-    problem: str | None = None
+    problem: HelpProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +128,7 @@ class ComposeCommand:
 
     to: str = ""
     message: str = ""
-    problem: str | None = None
+    problem: ComposeProblem | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +144,6 @@ Command = HelpCommand | ListCommand | CancelCommand | ComposeCommand | SendComma
 _TEL_LINK = re.compile(r"<tel:([^<>|]*)(?:\|([^<>]*))?>")
 _TOKEN = re.compile(r"<tel:[^<>]*>|\S+")
 _REQUEST_ID = re.compile(r"#?([0-9]{1,18})")
-_USAGE_CANCEL = "use “/sms cancel <id>”, e.g. “/sms cancel 12”; “/sms list” shows the ids"
 
 
 @dataclass(frozen=True)
@@ -86,7 +163,7 @@ class _Split:
     to: str
     message: str
     number: PhoneNumber | None = None
-    problem: str | None = None
+    problem: ComposeProblem | None = None
 
 
 def parse_command(text: str, default_region: str) -> Command:
@@ -108,7 +185,7 @@ def _keyword_command(words: Sequence[str]) -> Command | None:
     if first == "help":
         return HelpCommand()
     if first == "list" and len(words) > 1:
-        return HelpCommand(problem="“list” takes nothing after it")
+        return HelpCommand(problem=ListTakesNothing())
     if first == "list":
         return ListCommand()
     if first == "cancel":
@@ -117,10 +194,16 @@ def _keyword_command(words: Sequence[str]) -> Command | None:
 
 
 def _cancel_command(arguments: Sequence[str]) -> Command:
-    match = _REQUEST_ID.fullmatch(arguments[0]) if len(arguments) == 1 else None
+    found = request_id(arguments[0]) if len(arguments) == 1 else None
+    return HelpCommand(problem=CancelNeedsId()) if found is None else CancelCommand(found)
+
+
+def request_id(typed: str) -> int | None:
+    """The request a ``#12`` or ``12`` names; None if it names none."""
+    match = _REQUEST_ID.fullmatch(typed.strip())
     if match is None or int(match.group(1)) == 0:
-        return HelpCommand(problem=f"“cancel” needs one request id: {_USAGE_CANCEL}")
-    return CancelCommand(int(match.group(1)))
+        return None
+    return int(match.group(1))
 
 
 def _parse_send(text: str, region: str) -> ComposeCommand | SendCommand:
@@ -133,21 +216,19 @@ def _parse_send(text: str, region: str) -> ComposeCommand | SendCommand:
         try:
             numbers.append(parse_number(_display(head), region))
         except NumberError as exc:
-            return ComposeCommand(to=to, message=split.message, problem=exc.reason)
+            return ComposeCommand(to=to, message=split.message, problem=BadNumber.of(exc))
     if heads and not split.to:
         return ComposeCommand(to=to, message=split.message, problem=_after_comma(split.message))
     if split.number is None:
         return ComposeCommand(to=to, message=split.message, problem=split.problem)
     if not split.message.strip():
-        return ComposeCommand(to=to, message=split.message, problem="the message is empty")
-    return SendCommand(_distinct([*numbers, split.number]), split.message)
+        return ComposeCommand(to=to, message=split.message, problem=MessageMissing())
+    return SendCommand(distinct([*numbers, split.number]), split.message)
 
 
-def _after_comma(message: str) -> str:
+def _after_comma(message: str) -> ComposeProblem:
     """A comma after the last number: say so rather than that no number was found."""
-    if not message.strip():
-        return "the message is empty"
-    return "a comma must be followed by another number; remove the comma before the message"
+    return CommaBeforeMessage() if message.strip() else MessageMissing()
 
 
 def _split_recipient_list(text: str, region: str) -> tuple[list[str], str]:
@@ -187,8 +268,7 @@ def _split_last(part: str, region: str) -> _Split:
         k, number = readings[0]
         return _Split(_join(tokens[:k]), _rest(part, tokens, k), number=number)
     if readings:
-        options = " or ".join(f"“{_join(tokens[:k])}”" for k, _ in readings)
-        problem = f"could not tell where the number ends: {options}; check the number in To"
+        problem = NumberEndUnclear(tuple(_join(tokens[:k]) for k, _ in readings))
         shortest = readings[0][0]
         return _Split(_join(tokens[:shortest]), _rest(part, tokens, shortest), problem=problem)
     return _no_number(part, tokens, region)
@@ -198,18 +278,17 @@ def _no_number(part: str, tokens: Sequence[_Token], region: str) -> _Split:
     """Explain why no number was found, keeping what was typed for the modal."""
     run = _number_run(tokens)
     if not run:
-        problem = "no valid phone number at the start; write the number first, then the message"
-        return _Split("", part.lstrip(), problem=problem)
-    problem = f"no valid phone number at the start: {_why_invalid(_join(run), region)}"
+        return _Split("", part.lstrip(), problem=NoNumberFirst())
+    problem = BadNumber.of(_why_invalid(_join(run), region), at_start=True)
     return _Split(_join(run), _rest(part, tokens, len(run)), problem=problem)
 
 
-def _why_invalid(raw: str, region: str) -> str:
+def _why_invalid(raw: str, region: str) -> NumberError:
     try:
         parse_number(raw, region)
     except NumberError as exc:
-        return exc.reason
-    return f"“{raw}” is not a valid phone number"  # valid only with a trailing separator
+        return exc
+    return NumberError(raw, NumberProblem.INVALID)  # valid only with a trailing separator
 
 
 def _valid_readings(tokens: Sequence[_Token], region: str) -> list[tuple[int, PhoneNumber]]:
@@ -289,9 +368,26 @@ def _has_digit(token: _Token) -> bool:
     return any(char.isdigit() for char in token.value)
 
 
-def _distinct(numbers: Sequence[PhoneNumber]) -> tuple[PhoneNumber, ...]:
-    """Collapse repeats of the same E.164 number, keeping the first and the order."""
-    unique: dict[str, PhoneNumber] = {}
-    for number in numbers:
-        unique.setdefault(number.e164, number)
-    return tuple(unique.values())
+def read_recipients(text: str, region: str) -> tuple[tuple[PhoneNumber, ...], list[NumberError]]:
+    """A To field: numbers separated by commas, semicolons or new lines; what cannot be read.
+
+    The numbers are distinct, in the order typed.
+    """
+    numbers: list[PhoneNumber] = []
+    errors: list[NumberError] = []
+    for part in re.split(r"[,;\n]", text):
+        if part.strip():
+            try:
+                numbers.append(parse_number(part, region))
+            except NumberError as error:
+                errors.append(error)
+    return distinct(numbers), errors
+
+
+def unescape_slack(text: str) -> str:
+    """Undo the entity escaping Slack applies to typed text (``&lt;`` → ``<``).
+
+    Slack always sends ``&``, ``<`` and ``>`` as entities; the SMS must carry what was typed.
+    ``&amp;`` goes last so ``&amp;lt;`` (a typed ``&lt;``) comes back as ``&lt;``.
+    """
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

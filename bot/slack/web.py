@@ -1,4 +1,8 @@
-"""Thin Slack output: post, update, respond, DM — with the errors that mean "can't post here"."""
+"""Thin Slack Web API calls: post, update, respond, DM, tell — and what a failure means.
+
+Every Slack call that can fail is caught here (``SLACK_FAILURES``) and logged with Slack's error
+code (``failure_code``); callers get "it worked" or "use the fallback".
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slack.messages import SlackMessage
+from bot.core import Origin
+from bot.settings import Settings
+from bot.slack.texts import SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +35,21 @@ DEFAULT_TZ = ZoneInfo("UTC")
 SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError)
 
 
-def _failure_code(error: Exception) -> str:
+def web_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """The Web API client: the bot's one session, retries on dropped connections and on 429."""
+    return AsyncWebClient(
+        token=settings.slack_bot_token.value,
+        base_url=settings.slack_api_url,
+        session=session,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def failure_code(error: Exception) -> str:
     """The Slack error code (``not_in_channel``…) or the exception's type name."""
     if isinstance(error, SlackApiError):
         data: Any = error.response.data if error.response is not None else None
@@ -33,19 +57,36 @@ def _failure_code(error: Exception) -> str:
     return type(error).__name__
 
 
-class SlackOutbox:
-    """Everything the bot sends to Slack outside of an ack."""
+class SlackWeb:
+    """Everything the bot sends to (and reads from) Slack outside of an ack."""
 
     def __init__(self, client: AsyncWebClient) -> None:
-        self._client = client
+        self.client = client
         self._zones: dict[str, tuple[float, ZoneInfo]] = {}
+
+    async def tell(self, origin: Origin, text: str) -> None:
+        """An ephemeral answer to the requester: response_url, else ephemeral, else DM."""
+        message = SlackMessage(text)
+        if origin.response_url and await self.respond(origin.response_url, message):
+            return
+        if await self.ephemeral(origin.channel_id, origin.user_id, message):
+            return
+        await self.dm(origin.user_id, message)
+
+    async def group_members(self, group: str) -> list[str]:
+        """The members of a user group (the core's ``GroupMembers``); LookupError if unknown."""
+        try:
+            response = await self.client.usergroups_users_list(usergroup=group)
+        except SLACK_FAILURES as error:
+            raise LookupError(failure_code(error)) from error
+        return [str(user) for user in response.get("users") or []]
 
     async def post(
         self, channel: str, message: SlackMessage, thread_ts: str | None = None
     ) -> str | None:
         """Post a message; its ts, or None when the bot cannot post there."""
         try:
-            response = await self._client.chat_postMessage(
+            response = await self.client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread_ts,
                 unfurl_links=False,
@@ -60,7 +101,7 @@ class SlackOutbox:
     async def update(self, channel: str, ts: str, message: SlackMessage) -> bool:
         """Replace a message the bot posted earlier."""
         try:
-            await self._client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
+            await self.client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
         except SLACK_FAILURES as error:
             self._failed("chat.update", channel, error)
             return False
@@ -73,7 +114,7 @@ class SlackOutbox:
     async def respond(self, response_url: str, message: SlackMessage) -> bool:
         """An ephemeral message through a response_url (works where the bot is no member)."""
         webhook = AsyncWebhookClient(
-            response_url, session=self._client.session, timeout=self._client.timeout
+            response_url, session=self.client.session, timeout=self.client.timeout
         )
         try:
             response = await webhook.send(response_type="ephemeral", **message.as_kwargs())
@@ -87,7 +128,7 @@ class SlackOutbox:
     async def ephemeral(self, channel: str, user_id: str, message: SlackMessage) -> bool:
         """An ephemeral message in a conversation, visible to one person."""
         try:
-            await self._client.chat_postEphemeral(
+            await self.client.chat_postEphemeral(
                 channel=channel, user=user_id, **message.as_kwargs()
             )
         except SLACK_FAILURES as error:
@@ -98,7 +139,7 @@ class SlackOutbox:
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> str | None:
         """Open a modal; the Slack error code when it could not be opened."""
         try:
-            await self._client.views_open(trigger_id=trigger_id, view=view)
+            await self.client.views_open(trigger_id=trigger_id, view=view)
         except SLACK_FAILURES as error:
             return self._failed("views.open", None, error)
         return None
@@ -114,14 +155,14 @@ class SlackOutbox:
 
     async def _fetch_zone(self, user_id: str) -> ZoneInfo:
         try:
-            response = await self._client.users_info(user=user_id)
+            response = await self.client.users_info(user=user_id)
             return ZoneInfo(str(response["user"]["tz"]))
         except (*SLACK_FAILURES, KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
             log.warning("no time zone for user; using UTC", extra={"user": user_id})
             return DEFAULT_TZ
 
     def _failed(self, method: str, channel: str | None, error: Exception) -> str:
-        code = _failure_code(error)
+        code = failure_code(error)
         log.warning(
             "slack call failed", extra={"method": method, "channel": channel, "error": code}
         )

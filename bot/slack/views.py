@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.guards import Field, GuardPolicy, check_request
-from bot.phone import NumberError, PhoneNumber, parse_number
-from bot.segments import SEGMENT_HINT
-from bot.sipgate import SmsExtension
+from bot.core import Field, GuardPolicy, PhoneNumber, SmsExtension, check_request
+from bot.slack import texts
+from bot.slack.parse import ComposeProblem, MessageMissing, read_recipients
 
 CALLBACK_ID = "sms_compose"
 _METADATA_LIMIT = 3000
@@ -57,7 +56,7 @@ class ComposeForm:
     max_days: int
     to: str = ""
     message: str = ""
-    problem: str | None = None
+    problem: ComposeProblem | None = None
 
 
 def compose_view(form: ComposeForm) -> dict[str, Any]:
@@ -69,9 +68,9 @@ def compose_view(form: ComposeForm) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
-        "title": _plain("Send an SMS"),
-        "submit": _plain("Send"),
-        "close": _plain("Cancel"),
+        "title": _plain(texts.FORM_TITLE),
+        "submit": _plain(texts.FORM_SUBMIT),
+        "close": _plain(texts.FORM_CLOSE),
         "private_metadata": form.metadata.encode(),
         "blocks": blocks,
     }
@@ -81,13 +80,13 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
 
 
-def _problem_field(form: ComposeForm) -> Field:
-    return Field.MESSAGE if form.to and not form.message else Field.TO
+def _problem_field(problem: ComposeProblem) -> Field:
+    return Field.MESSAGE if isinstance(problem, MessageMissing) else Field.TO
 
 
 def _hint(form: ComposeForm, field: Field, default: str) -> dict[str, Any]:
-    if form.problem and _problem_field(form) is field:
-        return _plain(f"⚠️ {form.problem}"[:2000])
+    if form.problem is not None and _problem_field(form.problem) is field:
+        return _plain(texts.form_problem(form.problem))
     return _plain(default)
 
 
@@ -95,15 +94,15 @@ def _to_block(form: ComposeForm) -> dict[str, Any]:
     element = {
         "type": "plain_text_input",
         "action_id": Field.TO,
-        "placeholder": _plain("+49 151 12345678, 0170 1234567"),
+        "placeholder": _plain(texts.TO_PLACEHOLDER),
     }
     if form.to:
         element["initial_value"] = form.to
-    hint = _hint(form, Field.TO, "One or more numbers, separated by commas.")
+    hint = _hint(form, Field.TO, texts.TO_HINT)
     return {
         "type": "input",
         "block_id": Field.TO,
-        "label": _plain("To"),
+        "label": _plain(texts.TO_LABEL),
         "element": element,
         "hint": hint,
     }
@@ -121,16 +120,14 @@ def _message_block(form: ComposeForm) -> dict[str, Any]:
     return {
         "type": "input",
         "block_id": Field.MESSAGE,
-        "label": _plain("Message"),
+        "label": _plain(texts.MESSAGE_LABEL),
         "element": element,
-        "hint": _hint(form, Field.MESSAGE, SEGMENT_HINT),
+        "hint": _hint(form, Field.MESSAGE, texts.SEGMENT_HINT),
     }
 
 
 def _extension_option(extension: SmsExtension) -> dict[str, Any]:
-    label = " · ".join(part for part in (extension.alias, extension.caller_id) if part)
-    text = f"{label} ({extension.id})" if label else extension.id
-    return {"text": _plain(text[:75]), "value": extension.id}
+    return {"text": _plain(texts.extension_label(extension)), "value": extension.id}
 
 
 def _from_block(extensions: Sequence[SmsExtension]) -> dict[str, Any]:
@@ -141,18 +138,22 @@ def _from_block(extensions: Sequence[SmsExtension]) -> dict[str, Any]:
         "options": options,
         "initial_option": options[0],
     }
-    return {"type": "input", "block_id": Field.FROM, "label": _plain("From"), "element": element}
+    return {
+        "type": "input",
+        "block_id": Field.FROM,
+        "label": _plain(texts.FROM_LABEL),
+        "element": element,
+    }
 
 
 def _when_block(max_days: int) -> dict[str, Any]:
-    hint = f"Leave empty to send now. At most {max_days} days ahead."
     return {
         "type": "input",
         "block_id": Field.WHEN,
         "optional": True,
-        "label": _plain("When"),
+        "label": _plain(texts.WHEN_LABEL),
         "element": {"type": "datetimepicker", "action_id": Field.WHEN},
-        "hint": _plain(hint),
+        "hint": _plain(texts.when_hint(max_days)),
     }
 
 
@@ -182,15 +183,17 @@ Errors = dict[str, str]
 def read_submission(values: Mapping[str, Any], rules: SubmissionRules) -> Submission | Errors:
     """Validate the modal's ``state.values``: a Submission or errors keyed by block id."""
     errors: Errors = {}
-    recipients = _read_recipients(_text(values, Field.TO), rules.region, errors)
+    recipients, unreadable = read_recipients(_text(values, Field.TO), rules.region)
+    if unreadable:
+        errors[Field.TO.value] = texts.numbers_problem(unreadable)
     message = _text(values, Field.MESSAGE)
     sms_id = _read_sms_id(values, rules.extensions, errors)
     send_at = _read_when(values, errors)
     for refusal in check_request(recipients, message, send_at, rules.now, rules.policy):
-        errors.setdefault(refusal.field.value, refusal.text)
+        errors.setdefault(refusal.field.value, texts.refusal_text(refusal))
     if errors or sms_id is None:
-        return errors or {Field.FROM.value: "Pick the extension to send from."}
-    return Submission(tuple(recipients), message, sms_id, send_at)
+        return errors or {Field.FROM.value: texts.PICK_EXTENSION}
+    return Submission(recipients, message, sms_id, send_at)
 
 
 def _state(values: Mapping[str, Any], field: Field) -> Mapping[str, Any]:
@@ -209,32 +212,9 @@ def typed_to_and_message(values: Mapping[str, Any]) -> tuple[str, str]:
     return _text(values, Field.TO), _text(values, Field.MESSAGE)
 
 
-def readable_numbers(text: str, region: str) -> tuple[str, ...]:
-    """The E.164 numbers of a To text that can be read, the rest ignored (to record a denial)."""
-    return tuple(number.e164 for number in _read_recipients(text, region, {}))
-
-
-def split_recipients(text: str) -> list[str]:
-    """The recipient parts of a To field: commas, semicolons or new lines between numbers."""
-    for separator in (";", "\n"):
-        text = text.replace(separator, ",")
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _read_recipients(text: str, region: str, errors: Errors) -> list[PhoneNumber]:
-    numbers: list[PhoneNumber] = []
-    problems: list[str] = []
-    for part in split_recipients(text):
-        try:
-            number = parse_number(part, region)
-        except NumberError as error:
-            problems.append(error.reason)
-            continue
-        if number not in numbers:
-            numbers.append(number)
-    if problems:
-        errors[Field.TO.value] = " ".join(problems)[:2000]
-    return numbers
+def readable_numbers(text: str, region: str) -> tuple[PhoneNumber, ...]:
+    """The numbers of a To text that can be read, the rest ignored (to record a denial)."""
+    return read_recipients(text, region)[0]
 
 
 def _read_sms_id(
@@ -245,7 +225,7 @@ def _read_sms_id(
     option = _state(values, Field.FROM).get("selected_option")
     chosen = option.get("value") if isinstance(option, Mapping) else None
     if chosen not in {extension.id for extension in extensions}:
-        errors[Field.FROM.value] = "Pick one of the listed extensions."
+        errors[Field.FROM.value] = texts.PICK_LISTED_EXTENSION
         return None
     return str(chosen)
 
@@ -255,6 +235,6 @@ def _read_when(values: Mapping[str, Any], errors: Errors) -> datetime | None:
     if raw is None:
         return None
     if not isinstance(raw, int) or isinstance(raw, bool) or not 0 < raw < 2**33:
-        errors[Field.WHEN.value] = "Pick a date and time."
+        errors[Field.WHEN.value] = texts.PICK_TIME
         return None
     return datetime.fromtimestamp(raw, UTC)

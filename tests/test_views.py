@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.guards import GuardPolicy
+from bot.core import GuardPolicy, NumberProblem, SmsExtension
 from bot.sandbox.slack import view_problem
 from bot.sandbox.slack_requests import modal_state
-from bot.sipgate import SmsExtension
-from bot.slack.modal import (
+from bot.slack.parse import BadNumber, MessageMissing
+from bot.slack.views import (
     CALLBACK_ID,
     ComposeForm,
     ModalMetadata,
@@ -102,19 +102,25 @@ def test_view_with_several_extensions_offers_from() -> None:
 
 def test_prefilled_view_shows_what_was_typed_exactly() -> None:
     view = compose_view(
-        form(to="0170 12", message="<!channel> & <b>", problem="“0170 12” is not valid")
+        form(
+            to="0170 12",
+            message="<!channel> & <b>",
+            problem=BadNumber("0170 12", NumberProblem.INVALID, at_start=True),
+        )
     )
 
     shown = blocks(view)
     assert shown["to"]["element"]["initial_value"] == "0170 12"
     assert shown["message"]["element"]["initial_value"] == "<!channel> & <b>"
     assert shown["to"]["hint"]["type"] == "plain_text"
-    assert shown["to"]["hint"]["text"] == "⚠️ “0170 12” is not valid"
+    assert shown["to"]["hint"]["text"] == (
+        "⚠️ no valid phone number at the start: “0170 12” is not a valid phone number"
+    )
     assert "⚠️" not in shown["message"]["hint"]["text"]
 
 
 def test_problem_with_a_number_but_no_message_goes_under_message() -> None:
-    view = compose_view(form(to="+49 151 12345678", problem="the message is empty"))
+    view = compose_view(form(to="+49 151 12345678", problem=MessageMissing()))
 
     shown = blocks(view)
     assert shown["message"]["hint"]["text"] == "⚠️ the message is empty"

@@ -1,17 +1,34 @@
-"""Reading the text after /sms (PRODUCT.md §2.1): keywords, recipients first, message after."""
+"""Reading what people type: /sms keywords, recipients first and the message after, To fields."""
 
 import phonenumbers
 import pytest
 
-from bot.command import (
+from bot.core import NumberProblem, parse_number
+from bot.slack.parse import (
+    BadNumber,
     CancelCommand,
+    CancelNeedsId,
+    CommaBeforeMessage,
     ComposeCommand,
     HelpCommand,
     ListCommand,
+    ListTakesNothing,
+    MessageMissing,
+    NoNumberFirst,
+    NumberEndUnclear,
     SendCommand,
     parse_command,
+    read_recipients,
+    request_id,
+    unescape_slack,
 )
-from bot.phone import parse_number
+from bot.slack.texts import compose_problem
+
+
+def problem_text(command: object) -> str:
+    assert isinstance(command, ComposeCommand)
+    assert command.problem is not None
+    return compose_problem(command.problem)
 
 
 def e164s(command: object) -> list[str]:
@@ -38,9 +55,7 @@ def test_list(text: str) -> None:
 
 
 def test_list_with_arguments_explains_usage() -> None:
-    command = parse_command("list everything", "DE")
-    assert isinstance(command, HelpCommand)
-    assert command.problem is not None
+    assert parse_command("list everything", "DE") == HelpCommand(ListTakesNothing())
 
 
 @pytest.mark.parametrize(
@@ -66,10 +81,15 @@ def test_cancel(text: str, request_id: int) -> None:
     ],
 )
 def test_cancel_without_a_valid_id_explains_usage(text: str) -> None:
-    command = parse_command(text, "DE")
-    assert isinstance(command, HelpCommand)
-    assert command.problem is not None
-    assert "cancel 12" in command.problem
+    assert parse_command(text, "DE") == HelpCommand(CancelNeedsId())
+
+
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [("12", 12), ("#12", 12), (" #7 ", 7), ("0", None), ("#", None), ("x", None)],
+)
+def test_request_id(typed: str, found: int | None) -> None:
+    assert request_id(typed) == found
 
 
 # --- one recipient ----------------------------------------------------------------------------
@@ -176,7 +196,7 @@ def test_one_bad_recipient_opens_the_modal_naming_it() -> None:
     assert command == ComposeCommand(
         to="+4915112345678, 0170 12, 030 12345678",
         message="Hallo",
-        problem="“0170 12” is not a valid phone number",
+        problem=BadNumber("0170 12", NumberProblem.INVALID),
     )
 
 
@@ -191,13 +211,12 @@ def test_comma_after_the_last_number_is_explained() -> None:
     command = parse_command("+4915112345678, Hallo", "DE")
     assert isinstance(command, ComposeCommand)
     assert (command.to, command.message) == ("+4915112345678", "Hallo")
-    assert command.problem is not None
-    assert "comma" in command.problem
+    assert command.problem == CommaBeforeMessage()
 
 
 def test_trailing_comma_without_message() -> None:
     command = parse_command("+4915112345678,", "DE")
-    assert command == ComposeCommand(to="+4915112345678", problem="the message is empty")
+    assert command == ComposeCommand(to="+4915112345678", problem=MessageMissing())
 
 
 # --- Slack tel: links -------------------------------------------------------------------------
@@ -232,9 +251,7 @@ def test_tel_link_ends_the_number() -> None:
 
 def test_invalid_tel_link_is_reported() -> None:
     command = parse_command("<tel:0170 12|0170 12> Hallo", "DE")
-    assert isinstance(command, ComposeCommand)
-    assert command.problem is not None
-    assert "“0170 12” is not a valid phone number" in command.problem
+    assert "“0170 12” is not a valid phone number" in problem_text(command)
 
 
 # --- not guessing -----------------------------------------------------------------------------
@@ -248,9 +265,7 @@ def test_real_ambiguity_0170_with_seven_or_eight_digits() -> None:
     assert isinstance(command, ComposeCommand)
     assert command.to == "+49 170 1234567"
     assert command.message == "8 Uhr passt"
-    assert command.problem is not None
-    assert command.problem.startswith("could not tell where the number ends")
-    assert "“+49 170 1234567 8”" in command.problem
+    assert command.problem == NumberEndUnclear(("+49 170 1234567", "+49 170 1234567 8"))
 
 
 def test_0151_is_not_ambiguous_because_seven_digits_are_invalid() -> None:
@@ -285,8 +300,7 @@ def test_no_number_at_all() -> None:
     command = parse_command("hello world", "DE")
     assert isinstance(command, ComposeCommand)
     assert (command.to, command.message) == ("", "hello world")
-    assert command.problem is not None
-    assert command.problem.startswith("no valid phone number at the start")
+    assert command.problem == NoNumberFirst()
 
 
 def test_invalid_number_at_the_start_is_reported_with_its_reason() -> None:
@@ -294,28 +308,50 @@ def test_invalid_number_at_the_start_is_reported_with_its_reason() -> None:
     assert command == ComposeCommand(
         to="0170 12",
         message="Hallo",
-        problem="no valid phone number at the start: “0170 12” is not a valid phone number",
+        problem=BadNumber("0170 12", NumberProblem.INVALID, at_start=True),
     )
 
 
 def test_vanity_number_is_not_guessed() -> None:
     command = parse_command("0800 FLOWERS order now", "DE")
-    assert isinstance(command, ComposeCommand)
-    assert command.problem is not None
+    assert problem_text(command).startswith("no valid phone number at the start")
 
 
 def test_number_without_message() -> None:
     command = parse_command("+49 151 12345678", "DE")
-    assert command == ComposeCommand(to="+49 151 12345678", problem="the message is empty")
+    assert command == ComposeCommand(to="+49 151 12345678", problem=MessageMissing())
 
 
 def test_number_without_message_after_several() -> None:
     command = parse_command("+4915112345678, 0170 1234567  ", "DE")
     assert isinstance(command, ComposeCommand)
     assert command.to == "+4915112345678, 0170 1234567"
-    assert command.problem == "the message is empty"
+    assert command.problem == MessageMissing()
 
 
 def test_long_run_of_digits_does_not_hang() -> None:
     command = parse_command("1 " * 5000 + "Hallo", "DE")
     assert isinstance(command, ComposeCommand)
+
+
+# --- the To field of the form -------------------------------------------------------------------
+
+
+def test_to_field_reads_commas_semicolons_and_new_lines_once_each() -> None:
+    numbers, errors = read_recipients("0170 1234567; +49 151 12345678\n0170-1234567,,", "DE")
+    assert [number.e164 for number in numbers] == ["+491701234567", "+4915112345678"]
+    assert errors == []
+
+
+def test_to_field_names_every_unreadable_number() -> None:
+    numbers, errors = read_recipients("0170 12, +4915112345678, abc", "DE")
+    assert [number.e164 for number in numbers] == ["+4915112345678"]
+    assert [(error.typed, error.problem) for error in errors] == [
+        ("0170 12", NumberProblem.INVALID),
+        ("abc", NumberProblem.NOT_A_NUMBER),
+    ]
+
+
+def test_unescape_slack_gives_back_what_was_typed() -> None:
+    assert unescape_slack("a &lt;b&gt; &amp; c") == "a <b> & c"
+    assert unescape_slack("&amp;lt;") == "&lt;"

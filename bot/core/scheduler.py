@@ -14,15 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from bot.core.model import Clock, SmsRequest
+from bot.core.ports import Ledger
+from bot.core.sending import SendService
+from bot.core.work import WorkTracker
 from bot.metrics import METRICS
-from bot.records import Clock, SmsRequest
-from bot.sending import SendService
-from bot.store.base import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +39,24 @@ class SendScheduler:
     """Claims due sends from the ledger and hands them to the send service."""
 
     def __init__(
-        self, ledger: Ledger, service: SendService, config: SchedulerConfig, clock: Clock
+        self,
+        ledger: Ledger,
+        service: SendService,
+        config: SchedulerConfig,
+        clock: Clock,
+        tracker: WorkTracker,
     ) -> None:
         self._ledger = ledger
         self._service = service
         self._config = config
         self._clock = clock
+        self._tracker = tracker
         self._wake = asyncio.Event()
-        self._firing: set[asyncio.Task[None]] = set()
         self._taken = 0  # firing slots held by claimed requests (or reserved by a claim)
         self._backlog = False  # the last round claimed all it could: more may be due
         # With a backlog, a round runs once a quarter of the slots are free again, not for
         # every send that finishes (each round is four queries).
         self._refill_at = max(1, config.concurrency // 4)
-
-    def wake(self) -> None:
-        """Run a round now (after scheduling something, or in tests after moving the clock)."""
-        self._wake.set()
 
     async def run(self) -> None:
         """Rounds until cancelled; a failing round is logged and retried."""
@@ -78,9 +78,9 @@ class SendScheduler:
         """One round; True when it claimed all it was allowed to (more may be due)."""
         now = self._clock()
         for request in await self._ledger.resolve_orphans(now - self._config.orphan_after):
-            self._spawn(self._service.report_unknown(request))
+            self._tracker.spawn(self._service.report_unknown(request))
         for request in await self._ledger.expire_overdue(now, self._config.grace):
-            self._spawn(self._service.report_missed(request))
+            self._tracker.spawn(self._service.report_missed(request))
         self._backlog = await self._claim_and_fire(now)
         METRICS.scheduled_pending.set(await self._ledger.pending_count())
         return self._backlog
@@ -90,7 +90,7 @@ class SendScheduler:
         limit = min(self._config.batch, self._free_slots())
         due = await self._claim(now, limit)
         for request in due:
-            self._spawn(self._service.fire(request)).add_done_callback(self._release_slot)
+            self._tracker.spawn(self._service.fire(request)).add_done_callback(self._release_slot)
         return sum(len(request.sends) for request in due) >= limit
 
     async def _claim(self, now: datetime, limit: int) -> list[SmsRequest]:
@@ -112,20 +112,3 @@ class SendScheduler:
         self._taken -= 1
         if self._backlog and self._free_slots() >= self._refill_at:
             self._wake.set()
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._logged(work))
-        self._firing.add(task)
-        task.add_done_callback(self._firing.discard)
-        return task
-
-    async def _logged(self, work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        except Exception:
-            log.exception("scheduled work failed")
-
-    async def stop(self) -> None:
-        """Wait for the sends already fired (the send service bounds their time)."""
-        if self._firing:
-            await asyncio.gather(*self._firing, return_exceptions=True)

@@ -1,7 +1,7 @@
-"""What the ledger knows about a request and its sends.
+"""What the bot knows about requests and their sends, and the answers the ledger gives.
 
-A *request* is one Slack interaction (a slash command or a modal submission); it has one
-*send* per recipient. Sends move through these states:
+A *request* is one interaction (a slash command, a modal submission); it has one *send* per
+recipient. Sends move through these states:
 
     denied                                   (the allowlist refused; nothing sent)
     scheduled ─► sending ─► accepted | failed | unknown
@@ -18,10 +18,22 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
-#: Where "now" comes from: ``datetime.now(UTC)`` in production, a hand-moved clock in tests.
+#: Where "now" comes from: ``utc_now`` in production, a hand-moved clock in tests.
 Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def require_aware(*moments: datetime | None) -> None:
+    """Refuse naive datetimes loudly: they would be compared against the wrong clock."""
+    for moment in moments:
+        if moment is not None and moment.utcoffset() is None:
+            raise ValueError("timezone-aware datetimes only")
 
 
 class State(enum.StrEnum):
@@ -36,11 +48,6 @@ class State(enum.StrEnum):
     CANCELLED = "cancelled"
     MISSED = "missed"
 
-    @property
-    def is_final(self) -> bool:
-        """Whether nothing more will happen to a send in this state."""
-        return self not in (State.SCHEDULED, State.SENDING)
-
 
 #: States that do not count against the hourly limit (nothing was or will be sent).
 UNCOUNTED_STATES = frozenset({State.DENIED, State.CANCELLED, State.MISSED})
@@ -54,10 +61,33 @@ class Scheduler(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class RequestDraft:
-    """A request as the Slack side understood it, before the ledger stores it."""
+class SmsExtension:
+    """A sender: an SMS extension (``s0``…); ``caller_id`` is what recipients see."""
 
-    # "command:<trigger_id>" or "view:<view id>": at most one SMS per recipient per key
+    id: str
+    alias: str
+    caller_id: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an interaction came from and how to answer its requester privately.
+
+    ``interaction_key`` is the interaction's identity (``command:<trigger_id>``,
+    ``view:<view id>``…): at most one SMS per recipient per key.
+    """
+
+    interaction_key: str
+    team_id: str
+    user_id: str
+    channel_id: str
+    response_url: str | None
+
+
+@dataclass(frozen=True)
+class RequestDraft:
+    """A request as an edge understood it, before the ledger stores it."""
+
     interaction_key: str
     team_id: str
     user_id: str
@@ -125,3 +155,52 @@ class Event:
     state: State
     at: datetime
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """The request was stored; its sends are ``sending`` (now) or ``scheduled``."""
+
+    request: SmsRequest
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The interaction was seen before: acknowledge and do nothing."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    """The request would take the user over the hourly limit; nothing was stored."""
+
+    limit: int
+    remaining: int  # how many more SMS the user may request right now (may be 0)
+    next_free_at: datetime | None  # when the oldest counted SMS leaves the rolling hour
+
+
+OpenResult = Opened | Duplicate | OverLimit
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How many SMS a user requested in the rolling hour before now."""
+
+    count: int
+    next_free_at: datetime | None
+
+
+class CancelOutcome(enum.Enum):
+    """What cancelling a request did."""
+
+    CANCELLED = "cancelled"
+    NOT_FOUND = "not_found"
+    NOT_ALLOWED = "not_allowed"
+    TOO_LATE = "too_late"  # nothing left in ``scheduled``: already sent, failed or cancelled
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    outcome: CancelOutcome
+    request: SmsRequest | None  # with all its sends, after the change (None if not found)

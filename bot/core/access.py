@@ -5,19 +5,24 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
-
-from bot.settings import Settings
+from bot.core.ports import GroupMembers
 
 log = logging.getLogger(__name__)
 
-GroupFetcher = Callable[[str], Awaitable[list[str]]]
 GROUP_CACHE_SECONDS = 300.0  # usergroups.users.list is Tier 2: cache for minutes
-#: What a failed group lookup can raise: an API error, a broken connection, a timeout.
-GROUP_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """The allowlist an admin configures (SMS_ALLOWED_*, SMS_ALLOW_EVERYONE, SMS_ADMINS)."""
+
+    users: frozenset[str]
+    usergroups: frozenset[str]
+    channels: frozenset[str]
+    everyone: bool
+    admins: frozenset[str]
 
 
 class Decision(enum.Enum):
@@ -35,9 +40,9 @@ class Decision(enum.Enum):
 class AccessPolicy:
     """Checks a user in a conversation against the configured allowlist."""
 
-    def __init__(self, settings: Settings, fetch_group: GroupFetcher) -> None:
-        self._settings = settings
-        self._fetch_group = fetch_group
+    def __init__(self, rules: AccessRules, members: GroupMembers) -> None:
+        self.rules = rules
+        self._members_of = members
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def check(self, user_id: str, channel_id: str) -> Decision:
@@ -51,34 +56,27 @@ class AccessPolicy:
         return decision
 
     async def _decide(self, user_id: str, channel_id: str) -> Decision:
-        allowed_channels = self._settings.allowed_channels
-        if allowed_channels and channel_id not in allowed_channels:
+        rules = self.rules
+        if rules.channels and channel_id not in rules.channels:
             return Decision.CHANNEL_DENIED
-        if self._settings.allow_everyone or user_id in self._settings.allowed_users:
+        if rules.everyone or user_id in rules.users:
             return Decision.ALLOWED
-        for group in sorted(self._settings.allowed_usergroups):
+        for group in sorted(rules.usergroups):
             if user_id in await self._members(group):
                 return Decision.ALLOWED
         return Decision.USER_DENIED
 
     def is_admin(self, user_id: str) -> bool:
-        return user_id in self._settings.admins
+        return user_id in self.rules.admins
 
     async def _members(self, group: str) -> frozenset[str]:
         cached = self._groups.get(group)
         if cached and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
             return cached[1]
         try:
-            members = frozenset(await self._fetch_group(group))
-        except GROUP_FAILURES as error:  # fail closed, but keep a stale list if there is one
-            log.error("cannot read user group", extra={"group": group, "error": _code(error)})
+            members = frozenset(await self._members_of(group))
+        except LookupError as error:  # fail closed, but keep a stale list if there is one
+            log.error("cannot read user group", extra={"group": group, "error": str(error)})
             return cached[1] if cached else frozenset()
         self._groups[group] = (time.monotonic(), members)
         return members
-
-
-def _code(error: Exception) -> str:
-    """Slack's error code (``missing_scope``…) or the exception's type name."""
-    if isinstance(error, SlackApiError):
-        return str(error.response.get("error"))
-    return type(error).__name__

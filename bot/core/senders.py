@@ -1,11 +1,12 @@
-"""Which sipgate SMS extension the bot sends from (``SIPGATE_SMS_ID`` or discovery)."""
+"""Which SMS extension the bot sends from (``SIPGATE_SMS_ID`` or discovery)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from bot.sipgate import SipgateClient, SmsExtension
+from bot.core.model import SmsExtension
+from bot.core.ports import SmsGateway
 
 log = logging.getLogger(__name__)
 
@@ -13,8 +14,8 @@ log = logging.getLogger(__name__)
 class SenderDirectory:
     """The account's SMS extensions, discovered once and kept for the process's life."""
 
-    def __init__(self, sipgate: SipgateClient, configured_sms_id: str | None) -> None:
-        self._sipgate = sipgate
+    def __init__(self, gateway: SmsGateway, configured_sms_id: str | None) -> None:
+        self._gateway = gateway
         self._configured = configured_sms_id
         self._extensions: tuple[SmsExtension, ...] = ()
         self._lock = asyncio.Lock()
@@ -22,7 +23,8 @@ class SenderDirectory:
     async def extensions(self) -> tuple[SmsExtension, ...]:
         """The extensions to offer; the configured one only when SIPGATE_SMS_ID is set.
 
-        Raises the sipgate error when discovery fails (no extension, bad credentials…).
+        Raises the gateway's ``SendFailure`` when discovery fails (no extension, bad
+        credentials…).
         """
         if self._extensions:
             return self._extensions
@@ -34,7 +36,7 @@ class SenderDirectory:
     async def _load(self) -> tuple[SmsExtension, ...]:
         if self._configured:
             return (SmsExtension(self._configured, "", ""),)
-        found = tuple(await self._sipgate.discover_extensions())
+        found = tuple(await self._gateway.discover_extensions())
         log.info("discovered sms extensions", extra={"count": len(found)})
         return found
 
@@ -42,9 +44,7 @@ class SenderDirectory:
         """What a quick send uses: the first extension sipgate lists."""
         return (await self.extensions())[0]
 
-    def label(self, sms_id: str) -> str:
-        """A name for the status message, e.g. ``Support (s1)``."""
-        for extension in self._extensions:
-            if extension.id == sms_id and extension.alias:
-                return f"{extension.alias} ({sms_id})"
-        return sms_id
+    def known(self, sms_id: str) -> SmsExtension:
+        """The extension with this id as discovered (without alias if it is not known)."""
+        found = (extension for extension in self._extensions if extension.id == sms_id)
+        return next(found, SmsExtension(sms_id, "", ""))

@@ -1,11 +1,21 @@
-"""Cost and abuse guards (PRODUCT.md §2.5, §2.6): one refusal per modal field."""
+"""Cost and abuse guards (one refusal per form field) and the hourly limit."""
 
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.guards import Field, GuardPolicy, Refusal, check_request
-from bot.phone import PhoneNumber, parse_number
+from bot.core import (
+    Field,
+    GuardPolicy,
+    OverLimit,
+    PhoneNumber,
+    Refusal,
+    Usage,
+    check_request,
+    over_limit,
+    parse_number,
+)
+from bot.slack.texts import refusal_text
 
 NOW = datetime(2025, 3, 10, 9, 30, tzinfo=UTC)
 POLICY = GuardPolicy(
@@ -30,7 +40,7 @@ def check(
 
 def only(refusals: list[Refusal], field: Field) -> str:
     assert [refusal.field for refusal in refusals] == [field]
-    return refusals[0].text
+    return refusal_text(refusals[0])
 
 
 def test_valid_request_passes() -> None:
@@ -138,3 +148,20 @@ def test_naive_datetimes_are_a_bug() -> None:
 def test_every_field_reported_once() -> None:
     refusals = check([CANADA] * 5, "", NOW - timedelta(days=1))
     assert [refusal.field for refusal in refusals] == [Field.TO, Field.MESSAGE, Field.WHEN]
+
+
+# --- the hourly limit ---------------------------------------------------------------------------
+
+
+def test_requests_that_fit_the_hour_pass() -> None:
+    assert over_limit(Usage(0, None), 30, 30) is None
+    assert over_limit(Usage(28, NOW), 2, 30) is None
+
+
+def test_a_request_over_the_limit_says_how_many_remain_and_when() -> None:
+    assert over_limit(Usage(28, NOW), 3, 30) == OverLimit(30, 2, NOW)
+    assert over_limit(Usage(30, NOW), 1, 30) == OverLimit(30, 0, NOW)
+
+
+def test_remaining_is_never_negative_after_the_limit_was_lowered() -> None:
+    assert over_limit(Usage(40, None), 1, 30) == OverLimit(30, 0, None)

@@ -1,0 +1,289 @@
+"""The one send path: check, store, send through the gateway, tell the status sink.
+
+Every SMS leaves through ``SendService``, whatever started it (a quick send, a modal
+submission, a scheduled send firing). The ledger moves each send to ``sending`` *before* the
+request leaves, and a send is never retried once it may have reached the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.access import AccessPolicy, Decision
+from bot.core.errors import DENIED_KIND, INTERRUPTED_KIND, LedgerUnavailable, NotStored, SendFailure
+from bot.core.model import (
+    CancelOutcome,
+    CancelResult,
+    Clock,
+    Duplicate,
+    Opened,
+    OpenResult,
+    Origin,
+    OverLimit,
+    RequestDraft,
+    Scheduler,
+    SendRecord,
+    SmsRequest,
+    State,
+)
+from bot.core.phone import PhoneNumber
+from bot.core.ports import (
+    Cancelled,
+    Fired,
+    LaterEvent,
+    Ledger,
+    Missed,
+    NoLongerAllowed,
+    SmsGateway,
+    StatusSink,
+    Unknown,
+)
+from bot.core.rules import GuardPolicy, Refusal, check_request
+from bot.core.segments import count_segments
+from bot.core.senders import SenderDirectory
+from bot.logs import about_request, mask_number
+from bot.metrics import METRICS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SendRules:
+    """What every request is held to (the admin's settings)."""
+
+    policy: GuardPolicy
+    hourly_limit: int
+    scheduler: Scheduler
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What someone asks for: these recipients, this text, now or at ``send_at``."""
+
+    origin: Origin
+    recipients: tuple[PhoneNumber, ...]
+    message: str = dataclasses.field(repr=False)
+    send_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Denied:
+    """The allowlist refused; the attempt is recorded, nothing was sent."""
+
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A guard refused; nothing was stored or sent."""
+
+    refusals: Sequence[Refusal]
+
+
+@dataclass(frozen=True)
+class NoSender:
+    """No sender extension could be found; nothing was sent."""
+
+    failure: SendFailure
+
+
+RequestOutcome = Denied | Refused | NoSender | Opened | Duplicate | OverLimit
+
+
+class SendService:
+    """Checks, stores, sends and reports SMS requests."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        gateway: SmsGateway,
+        sink: StatusSink,
+        access: AccessPolicy,
+        senders: SenderDirectory,
+        rules: SendRules,
+        clock: Clock,
+    ) -> None:
+        self.ledger = ledger
+        self.access = access
+        self.senders = senders
+        self.rules = rules
+        self.clock = clock
+        self._gateway = gateway
+        self._sink = sink
+        self._in_flight: dict[int, SmsRequest] = {}
+
+    # --- asking ------------------------------------------------------------------------------
+
+    async def request(self, ask: Ask) -> RequestOutcome:
+        """The whole path for a send asked for after an ack: allowlist, guards, sender, ledger."""
+        origin = ask.origin
+        decision = await self.access.check(origin.user_id, origin.channel_id)
+        if not decision.allowed:
+            await self.deny(self.draft(ask, ""), decision)
+            return Denied(decision)
+        refusals = check_request(
+            ask.recipients, ask.message, ask.send_at, self.clock(), self.rules.policy
+        )
+        if refusals:
+            return Refused(refusals)
+        try:
+            sender = await self.senders.default()
+        except SendFailure as failure:
+            return NoSender(failure)
+        return await self.submit(self.draft(ask, sender.id))
+
+    def draft(self, ask: Ask, sms_id: str) -> RequestDraft:
+        """The ledger's draft of a request (``sms_id`` empty for a denied one)."""
+        origin = ask.origin
+        return RequestDraft(
+            interaction_key=origin.interaction_key,
+            team_id=origin.team_id,
+            user_id=origin.user_id,
+            channel_id=origin.channel_id,
+            response_url=origin.response_url,
+            recipients=tuple(number.e164 for number in ask.recipients),
+            message=ask.message,
+            sms_id=sms_id,
+            segments=count_segments(ask.message).parts,
+            requested_at=self.clock(),
+            send_at=ask.send_at,
+            scheduler=self.rules.scheduler,
+        )
+
+    async def deny(self, draft: RequestDraft, decision: Decision) -> None:
+        """Record a refused attempt.
+
+        The ledger keeps one send per recipient, so an attempt without any readable number
+        (``/sms`` opening the modal) cannot be stored; the access policy has logged it.
+        """
+        if draft.recipients:
+            await self.ledger.record_denied(draft, decision.value)
+
+    async def submit(self, draft: RequestDraft) -> OpenResult:
+        """Store a request (once per interaction) and send or schedule it.
+
+        Raises ``NotStored`` when the database cannot be used: then nothing was sent.
+        """
+        try:
+            result = await self.ledger.open_request(draft, hourly_limit=self.rules.hourly_limit)
+        except LedgerUnavailable as error:
+            log.error("request not stored: database unavailable", extra=_key(draft))
+            raise NotStored from error
+        if not isinstance(result, Opened):
+            log.info("request not opened", extra={**_key(draft), "result": type(result).__name__})
+            return result
+        with about_request(result.request.id):
+            await self._start(result.request, held=draft.held_by_bot)
+        return result
+
+    async def _start(self, request: SmsRequest, *, held: bool) -> None:
+        log.info(
+            "request opened", extra={"user": request.user_id, "recipients": len(request.sends)}
+        )
+        if held:
+            await self._sink.scheduled(await self._sink.opened(request))
+            return
+        # The SMS goes out while the status is being shown: neither waits for the other.
+        sending = asyncio.create_task(self._send_all(request))
+        shown = await self._sink.opened(request)
+        done = await sending
+        await self._sink.outcome(dataclasses.replace(shown, sends=done.sends))
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def _send_all(self, request: SmsRequest) -> SmsRequest:
+        """Send every ``sending`` send of the request once; the request with new states."""
+        sends = await asyncio.gather(*(self._send_one(request, s) for s in request.sends))
+        return dataclasses.replace(request, sends=tuple(sends))
+
+    async def _send_one(self, request: SmsRequest, send: SendRecord) -> SendRecord:
+        send_at = request.send_at if request.scheduler is Scheduler.SIPGATE else None
+        self._in_flight[send.id] = request
+        started = asyncio.get_running_loop().time()
+        try:
+            await self._gateway.send_sms(request.sms_id, send.recipient, request.message, send_at)
+        except SendFailure as failure:
+            state = State.UNKNOWN if failure.may_have_sent else State.FAILED
+            return await self._finish(send, state, failure.status, failure.kind, started)
+        finally:
+            self._in_flight.pop(send.id, None)
+        return await self._finish(send, State.ACCEPTED, None, None, started)
+
+    async def _finish(
+        self, send: SendRecord, state: State, status: int | None, kind: str | None, started: float
+    ) -> SendRecord:
+        METRICS.observe_sipgate(state.value, asyncio.get_running_loop().time() - started)
+        await self.ledger.finish(send.id, state, sipgate_status=status, error_kind=kind)
+        log.info(
+            "sms %s",
+            state.value,
+            extra={"recipient": mask_number(send.recipient), "error_kind": kind},
+        )
+        return dataclasses.replace(
+            send, state=state, sipgate_status=status, error_kind=kind, updated_at=self.clock()
+        )
+
+    # --- later -------------------------------------------------------------------------------
+
+    async def fire(self, request: SmsRequest) -> None:
+        """Send a scheduled request the scheduler claimed, unless its requester lost access."""
+        with about_request(request.id):
+            decision = await self.access.check(request.user_id, request.channel_id)
+            if not decision.allowed:
+                await self._cancel_claimed(request)
+                return
+            done = await self._send_all(request)
+            await self._tell(request, Fired(done.sends))
+
+    async def _cancel_claimed(self, request: SmsRequest) -> None:
+        for send in request.sends:
+            await self.ledger.finish(send.id, State.CANCELLED, error_kind=DENIED_KIND)
+        await self._tell(request, NoLongerAllowed())
+
+    async def cancel(self, request_id: int, user_id: str) -> CancelResult:
+        """Cancel a scheduled request if ``user_id`` may (its requester or an admin)."""
+        is_admin = self.access.is_admin(user_id)
+        result = await self.ledger.cancel(request_id, user_id=user_id, is_admin=is_admin)
+        if result.outcome is CancelOutcome.CANCELLED and result.request is not None:
+            await self._sink.later(result.request, Cancelled(user_id))
+        return result
+
+    async def report_missed(self, request: SmsRequest) -> None:
+        """Tell the requester a scheduled send was not sent because it was overdue."""
+        await self._tell(request, Missed())
+
+    async def report_unknown(self, request: SmsRequest) -> None:
+        """Tell the requester that ``request.sends`` were interrupted: outcome unknown."""
+        await self._tell(request, Unknown(request.sends))
+
+    async def _tell(self, request: SmsRequest, event: LaterEvent) -> None:
+        """Reload the whole request (the status shows every recipient), then tell the sink."""
+        full = await self.ledger.get_request(request.id) or request
+        await self._sink.later(full, event)
+
+    # --- shutdown ----------------------------------------------------------------------------
+
+    def in_flight(self) -> dict[int, SmsRequest]:
+        """The sends waiting for the gateway's answer right now (send id → request)."""
+        return dict(self._in_flight)
+
+    async def record_interrupted(self, left: dict[int, SmsRequest]) -> None:
+        """Shutdown: sends still in flight are recorded as unknown and their requesters told."""
+        for send_id, request in left.items():
+            await self.ledger.finish(send_id, State.UNKNOWN, error_kind=INTERRUPTED_KIND)
+            log.warning("send interrupted by shutdown", extra={"request_id": request.id})
+        for request_id in {request.id for request in left.values()}:
+            stored = await self.ledger.get_request(request_id)
+            if stored is not None:
+                unknown = tuple(send for send in stored.sends if send.id in left)
+                await self._sink.later(stored, Unknown(unknown))
+
+
+def _key(draft: RequestDraft) -> dict[str, str]:
+    return {"interaction": draft.interaction_key}
