@@ -23,6 +23,7 @@ from bot.core import (
     Usage,
 )
 from bot.store import SqlLedger, open_ledger
+from bot.store.migrations import SCHEMA_VERSION
 from bot.store.schema import schema_version
 from tests.store_fixtures import (  # noqa: F401 (fixtures)
     FakeClock,
@@ -89,12 +90,12 @@ async def test_schema_is_created_then_reused(ledger_url: str, ledger_clock: Fake
     first = await open_ledger(ledger_url, clock=ledger_clock)
     try:
         stored = await opened(first, draft("command:1", ledger_clock.now))
-        assert await first.schema_version() == 1
+        assert await first.schema_version() == SCHEMA_VERSION
     finally:
         await first.close()
     second = await open_ledger(ledger_url, clock=ledger_clock)
     try:
-        assert await second.schema_version() == 1
+        assert await second.schema_version() == SCHEMA_VERSION
         rows = select(func.count()).select_from(schema_version)
         assert await second.database.read(lambda conn: conn.scalar(rows)) == 1
         assert await second.get_request(stored.id) == stored
@@ -104,7 +105,7 @@ async def test_schema_is_created_then_reused(ledger_url: str, ledger_clock: Fake
 
 async def test_instances_starting_together_migrate_once(open_ledgers: OpenLedger) -> None:
     ledgers = await asyncio.gather(*(open_ledgers() for _ in range(4)))
-    assert [await each.schema_version() for each in ledgers] == [1] * 4
+    assert [await each.schema_version() for each in ledgers] == [SCHEMA_VERSION] * 4
 
 
 async def test_a_newer_schema_is_refused(ledger: SqlLedger, ledger_url: str) -> None:

@@ -69,12 +69,23 @@ class SmsExtension:
     caller_id: str
 
 
+class OriginKind(enum.StrEnum):
+    """How a request was started."""
+
+    COMMAND = "command"  # /sms with numbers and text
+    MODAL = "modal"  # the compose form
+    SHORTCUT = "shortcut"  # "Send as SMS" on a message
+    REPLY = "reply"  # an answer to an incoming SMS (Reply button, mention, thread message)
+    HOME = "home"  # the Compose button of the home tab
+
+
 @dataclass(frozen=True)
 class Origin:
     """Where an interaction came from and how to answer its requester privately.
 
     ``interaction_key`` is the interaction's identity (``command:<trigger_id>``,
-    ``view:<view id>``…): at most one SMS per recipient per key.
+    ``view:<view id>``…): at most one SMS per recipient per key. ``thread_ts``: the status
+    goes into that thread of ``channel_id`` rather than starting one of its own.
     """
 
     interaction_key: str
@@ -82,6 +93,8 @@ class Origin:
     user_id: str
     channel_id: str
     response_url: str | None
+    kind: OriginKind = OriginKind.COMMAND
+    thread_ts: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,8 @@ class RequestDraft:
     requested_at: datetime
     send_at: datetime | None = None  # None: send now
     scheduler: Scheduler = Scheduler.BOT
+    origin: OriginKind = OriginKind.COMMAND
+    thread_ts: str | None = None
 
     @property
     def held_by_bot(self) -> bool:
@@ -139,6 +154,8 @@ class SmsRequest:
     status_channel: str | None
     status_ts: str | None
     sends: tuple[SendRecord, ...]
+    origin: OriginKind = OriginKind.COMMAND
+    thread_ts: str | None = None
 
     @property
     def recipients(self) -> tuple[str, ...]:

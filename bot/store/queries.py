@@ -308,6 +308,8 @@ _REQUEST_FIELDS = (
     "scheduler",
     "status_channel",
     "status_ts",
+    "origin",
+    "thread_ts",
 )
 
 
@@ -327,6 +329,8 @@ def _request_values(draft: RequestDraft) -> dict[str, Any]:
         "scheduler": draft.scheduler,
         "status_channel": None,
         "status_ts": None,
+        "origin": draft.origin,
+        "thread_ts": draft.thread_ts,
     }
 
 

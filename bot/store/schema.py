@@ -1,27 +1,20 @@
-"""The ledger's tables and how a database is brought up to the current schema version.
+"""The ledger's tables (how a database gets to them: ``migrations.py``).
 
-A fresh database gets the current tables with ``metadata.create_all`` and is stamped with
-``SCHEMA_VERSION``. An existing one is upgraded step by step: ``UPGRADES[n]`` takes a database
-at version ``n - 1`` to version ``n``. To change the schema, change the tables below, raise
-``SCHEMA_VERSION`` and add the matching step (e.g. ``UPGRADES[2] = _add_some_column``).
-
-Migration runs in one transaction, serialised across instances: on PostgreSQL by a
-transaction-level advisory lock, on SQLite by ``BEGIN IMMEDIATE`` (see ``database.py``).
+sms_requests ─< sms_sends ─< sms_events       every request, send and transition
+status_outbox                                 every status post, until Slack has it
+bot_instances                                 the leases of running instances
+conversations ─< inbound_sms                  SMS coming back, and where they are shown
+opt_outs                                      numbers that asked not to be texted
+bot_state                                     small durable values (watermarks, flags)
+sipgate_oauth                                 the sipgate OAuth refresh token
 """
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeVar
-
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
-    Connection,
-    DateTime,
-    Dialect,
     ForeignKey,
     Index,
     Integer,
@@ -29,73 +22,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TypeDecorator,
     UniqueConstraint,
-    insert,
-    inspect,
-    select,
     text,
-    update,
 )
 
-from bot.core import Scheduler, State, require_aware
-
-SCHEMA_VERSION = 1
-
-#: Steps keyed by the version they lead to; each gets the connection inside the migration.
-UPGRADES: dict[int, Callable[[Connection], None]] = {}
-
-#: Key of the PostgreSQL advisory lock held while migrating (any fixed 64-bit number).
-_MIGRATION_LOCK = 7_346_115_001
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A timezone-aware UTC datetime on every database.
-
-    PostgreSQL stores ``timestamptz``; SQLite has no time zones, so the value is stored as
-    naive UTC text and read back with ``tzinfo=UTC``. Naive datetimes are refused.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        require_aware(value)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        stored: datetime = value
-        return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
-
-
-E = TypeVar("E", bound=enum.StrEnum)
-
-
-class _StrEnum(TypeDecorator[E]):
-    """A ``StrEnum`` stored as its plain string value (no CHECK: new states need no rebuild)."""
-
-    impl = String(16)
-    cache_ok = True
-
-    def __init__(self, enum_type: type[E]) -> None:
-        super().__init__()
-        self.enum_type = enum_type
-
-    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
-        return None if value is None else self.enum_type(value).value
-
-    def process_result_value(self, value: Any | None, dialect: Dialect) -> E | None:
-        return None if value is None else self.enum_type(value)
-
+from bot.core import OriginKind, Scheduler, State
+from bot.store.types import StrEnumType, UtcDateTime
 
 metadata = MetaData()
 
-#: One row per Slack interaction; ``id`` is the ``#id`` users see.
+#: One row per interaction; ``id`` is the ``#id`` users see. ``thread_ts``: the status goes
+#: into that thread of ``channel_id`` (replies, shortcuts). ``response_url_used``: the first
+#: outcome went to the response_url because the bot could not post in the channel.
 requests = Table(
     "sms_requests",
     metadata,
@@ -110,11 +48,15 @@ requests = Table(
     Column("segments", Integer, nullable=False),
     Column("requested_at", UtcDateTime, nullable=False),
     Column("send_at", UtcDateTime),
-    Column("scheduler", _StrEnum(Scheduler), nullable=False),
+    Column("scheduler", StrEnumType(Scheduler), nullable=False),
     Column("status_channel", String(64)),
     Column("status_ts", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("origin", StrEnumType(OriginKind), nullable=False, server_default="command"),
+    Column("thread_ts", String(64)),
+    Column("response_url_used", Boolean, nullable=False, server_default=text("false")),
     Index("ix_sms_requests_user", "user_id", "id"),
+    Index("ix_sms_requests_created", "created_at"),
     sqlite_autoincrement=True,  # never hand out an id twice, even after a delete
 )
 
@@ -123,14 +65,15 @@ requests = Table(
 #: ``user_id`` and ``requested_at`` are copied from the request on purpose, so the hourly
 #: count is one indexed query on this table; ``due_at`` is the request's ``send_at`` for sends
 #: the bot holds (NULL otherwise), so the scheduler's "what is due" is one indexed query too.
-#: All three are written once, when the send is created, and never change.
+#: All three are written once, when the send is created, and never change. ``claimed_by``:
+#: the instance that moved it to ``sending`` (its lease tells whether it is still alive).
 sends = Table(
     "sms_sends",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("request_id", Integer, ForeignKey("sms_requests.id"), nullable=False),
     Column("recipient", String(32), nullable=False),
-    Column("state", _StrEnum(State), nullable=False),
+    Column("state", StrEnumType(State), nullable=False),
     Column("sipgate_status", Integer),
     Column("error_kind", String(64)),
     Column("claimed_at", UtcDateTime),
@@ -138,9 +81,11 @@ sends = Table(
     Column("user_id", String(64), nullable=False),
     Column("requested_at", UtcDateTime, nullable=False),
     Column("due_at", UtcDateTime),
+    Column("claimed_by", String(64)),
     UniqueConstraint("request_id", "recipient", name="uq_sms_sends_request_recipient"),
     Index("ix_sms_sends_state_due", "state", "due_at"),
     Index("ix_sms_sends_user_requested", "user_id", "requested_at"),
+    Index("ix_sms_sends_recipient", "recipient", "updated_at"),
     sqlite_autoincrement=True,
 )
 
@@ -150,11 +95,121 @@ events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("send_id", Integer, ForeignKey("sms_sends.id"), nullable=False),
-    Column("state", _StrEnum(State), nullable=False),
+    Column("state", StrEnumType(State), nullable=False),
     Column("at", UtcDateTime, nullable=False),
     Column("detail", Text),
     Index("ix_sms_events_send", "send_id", "id"),
     sqlite_autoincrement=True,
+)
+
+#: Every status post or update, written in the transaction of the change it reports and
+#: delivered in ``id`` order per ``queue`` (``request:<id>``, ``conversation:<id>``).
+#: ``locked_by``: the instance delivering it (free again when that instance's lease ends);
+#: ``done_at``: delivered, or given up (``undelivered``) after a day.
+status_outbox = Table(
+    "status_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("queue", String(96), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("request_id", Integer, ForeignKey("sms_requests.id")),
+    Column("send_ids", Text),  # comma-separated
+    Column("detail", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("locked_by", String(64)),
+    Column("done_at", UtcDateTime),
+    Column("undelivered", Boolean, nullable=False, server_default=text("false")),
+    Column("last_error", String(64)),
+    Index(
+        "ix_status_outbox_pending",
+        "queue",
+        "id",
+        sqlite_where=text("done_at IS NULL"),
+        postgresql_where=text("done_at IS NULL"),
+    ),
+    Index("ix_status_outbox_request", "request_id"),
+    sqlite_autoincrement=True,
+)
+
+#: One row per running instance, renewed every few seconds; an expired lease means the
+#: instance is gone and its sends and status posts are free to be resolved by others.
+instances = Table(
+    "bot_instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("renewed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+#: A thread where an exchange with one number is shown: an inbox thread, or a request's
+#: thread that an incoming SMS was posted in (``request_id``).
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", String(32), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("thread_ts", String(64)),
+    Column("request_id", Integer, ForeignKey("sms_requests.id")),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("last_activity_at", UtcDateTime, nullable=False),
+    Index("ix_conversations_number", "number", "last_activity_at"),
+    Index("ix_conversations_thread", "channel_id", "thread_ts"),
+    sqlite_autoincrement=True,
+)
+
+#: One row per sipgate history entry claimed (``entry_id`` unique: posted exactly once).
+inbound_sms = Table(
+    "inbound_sms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", String(64), nullable=False, unique=True),
+    Column("source", String(32), nullable=False),
+    Column("target", String(32)),
+    Column("text", Text, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("conversation_id", Integer, ForeignKey("conversations.id")),
+    Column("contact_name", String(255)),
+    Column("opt", String(8)),  # "out" or "in" when the SMS was an opt-out/opt-in keyword
+    sqlite_autoincrement=True,
+)
+
+#: Numbers that must not be texted; ``how``: the keyword, or "admin"; ``by``: who.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("number", String(32), primary_key=True),
+    Column("since", UtcDateTime, nullable=False),
+    Column("how", String(32), nullable=False),
+    Column("by", String(64)),
+)
+
+#: Small durable values: the inbox watermark, the first start with inbound on, flags.
+bot_state = Table(
+    "bot_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+#: The sipgate OAuth tokens (one row); ``generation`` grows with each rotation, so a refresh
+#: stores its new token only if nobody rotated it meanwhile.
+sipgate_oauth = Table(
+    "sipgate_oauth",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("refresh_token", Text, nullable=False),
+    Column("access_token", Text),
+    Column("access_expires_at", UtcDateTime),
+    Column("generation", Integer, nullable=False),
+    Column("dead_at", UtcDateTime),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("id = 1", name="ck_sipgate_oauth_single_row"),
 )
 
 #: Exactly one row: the schema version the tables are at.
@@ -165,38 +220,3 @@ schema_version = Table(
     Column("version", Integer, nullable=False),
     CheckConstraint("id = 1", name="ck_schema_version_single_row"),
 )
-
-
-def migrate(conn: Connection) -> int:
-    """Create or upgrade the tables; return the schema version now in the database.
-
-    Runs inside the caller's write transaction (``Database.write``).
-    """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-    return _migrate(conn)
-
-
-def current_version(conn: Connection) -> int | None:
-    """The schema version recorded in the database, or None if it has no ledger yet."""
-    if not inspect(conn).has_table(schema_version.name):
-        return None
-    version: int | None = conn.scalar(select(schema_version.c.version))
-    return version
-
-
-def _migrate(conn: Connection) -> int:
-    found = current_version(conn)
-    if found is None:
-        metadata.create_all(conn)
-        conn.execute(insert(schema_version).values(id=1, version=SCHEMA_VERSION))
-        return SCHEMA_VERSION
-    if found > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the database schema is at version {found}, newer than this bot knows "
-            f"({SCHEMA_VERSION}): run the newer release or restore a matching backup"
-        )
-    for version in range(found + 1, SCHEMA_VERSION + 1):
-        UPGRADES[version](conn)
-        conn.execute(update(schema_version).values(version=version))
-    return SCHEMA_VERSION

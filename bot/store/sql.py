@@ -49,7 +49,8 @@ from bot.core import (
 )
 from bot.store import queries as q
 from bot.store.database import READ_ONLY, AsyncDatabase, Database, ThreadedSqlite
-from bot.store.schema import current_version, events, migrate, requests, sends
+from bot.store.migrations import current_version, migrate
+from bot.store.schema import events, requests, sends
 from bot.store.url import database_url_for, redact_url
 
 log = logging.getLogger(__name__)
