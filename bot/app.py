@@ -12,8 +12,11 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import secrets
 import signal
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
@@ -24,6 +27,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import (
     AccessPolicy,
     Clock,
+    LeaseKeeper,
     Ledger,
     LedgerUnavailable,
     Scheduler,
@@ -38,7 +42,17 @@ from bot.core import (
 )
 from bot.settings import Settings
 from bot.sipgate import SipgateClient, client_for
-from bot.slack import SlackContext, SlackEndpoint, SlackStatus, SlackWeb, create_app, web_client
+from bot.slack import (
+    Pacer,
+    SlackContext,
+    SlackEndpoint,
+    SlackWeb,
+    StatusChannels,
+    StatusDelivery,
+    StatusOutbox,
+    create_app,
+    web_client,
+)
 from bot.slack.http import bound_port, build_web_app, start_site
 from bot.store import database_url_for, open_ledger, redact_url
 
@@ -64,14 +78,19 @@ class Bot:
     service: SendService
     tracker: WorkTracker
     app: AsyncApp
+    outbox: StatusOutbox
+    leases: LeaseKeeper
     scheduler: SendScheduler | None
-    scheduler_task: asyncio.Task[None] | None = None
+    loops: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     async def start(
         cls, settings: Settings, *, clock: Clock = utc_now, run_scheduler: bool = True
     ) -> Bot:
-        """Open the ledger, build the clients and the app, start the scheduler."""
+        """Open the ledger, build the clients and the app, start the background loops.
+
+        ``run_scheduler=False`` (tests, the demo) leaves the scheduler to be run by hand.
+        """
         ledger = await _open_ledger(settings, clock)
         session = aiohttp.ClientSession()
         client = web_client(settings, session)
@@ -79,14 +98,21 @@ class Bot:
         web_api = SlackWeb(client)
         tracker = WorkTracker()
         service = _send_service(settings, ledger, sipgate, web_api, clock)
+        outbox = _outbox(settings, session, service, web_api, clock)
         ctx = SlackContext(settings, service, web_api, tracker)
-        scheduler = _scheduler(settings, service, tracker)
         bot = cls(settings, ledger, session, sipgate, web_api, service, tracker,
-                  create_app(ctx, client), scheduler)  # fmt: skip
-        await bot._warm_up()
-        if run_scheduler and scheduler is not None:
-            bot.scheduler_task = asyncio.create_task(scheduler.run())
+                  create_app(ctx, client), outbox, LeaseKeeper(ledger, clock),
+                  _scheduler(settings, service, tracker))  # fmt: skip
+        await bot._begin(run_scheduler)
         return bot
+
+    async def _begin(self, run_scheduler: bool) -> None:
+        await self.leases.round()  # the lease first: what this instance claims is its own
+        await self._warm_up()
+        loops = [self.leases.run(), self.outbox.run()]
+        if run_scheduler and self.scheduler is not None:
+            loops.append(self.scheduler.run())
+        self.loops = [asyncio.create_task(loop) for loop in loops]
 
     async def _warm_up(self) -> None:
         # Discovery before the first /sms: views.open must happen within 3 s of the command.
@@ -101,40 +127,59 @@ class Bot:
         A send still waiting for sipgate after ``drain_seconds`` is recorded as unknown and
         its requester told.
         """
-        if self.scheduler_task is not None:
-            self.scheduler_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.scheduler_task
+        for loop in self.loops:
+            loop.cancel()
+        await asyncio.gather(*self.loops, return_exceptions=True)
         await self.tracker.wait_idle(drain_seconds)
         left = self.service.in_flight()
         await self.tracker.cancel_all()
         await self.service.record_interrupted(left)
+        await self.outbox.stop()
+        with contextlib.suppress(LedgerUnavailable):
+            await self.ledger.end_lease()  # what is left is free for the next instance
         await self.session.close()
         await self.ledger.close()
 
 
 async def _open_ledger(settings: Settings, clock: Clock) -> Ledger:
     try:
-        return await open_ledger(settings.database_url, clock=clock)
+        return await open_ledger(settings.database_url, clock=clock, instance_id=_instance_id())
     except (LedgerUnavailable, ValueError) as error:
         where = redact_url(database_url_for(settings.database_url))
         raise StartupError(f"cannot open the database {where}: {error}") from error
 
 
+def _instance_id() -> str:
+    """This process among the instances sharing the database: host, pid and a random part."""
+    return f"{socket.gethostname()[:24]}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
 def _send_service(
     settings: Settings, ledger: Ledger, sipgate: SipgateClient, web_api: SlackWeb, clock: Clock
 ) -> SendService:
-    senders = SenderDirectory(sipgate, settings.sipgate_sms_id)
     rules = SendRules(settings.guard_policy, settings.user_hourly_limit, settings.scheduler)
     return SendService(
         ledger=ledger,
         gateway=sipgate,
-        sink=SlackStatus(web_api, ledger, senders.known),
         access=AccessPolicy(settings.access_rules, web_api.group_members),
-        senders=senders,
+        senders=SenderDirectory(sipgate, settings.sipgate_sms_id),
         rules=rules,
         clock=clock,
     )
+
+
+def _outbox(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    service: SendService,
+    web_api: SlackWeb,
+    clock: Clock,
+) -> StatusOutbox:
+    """Status posts through a client of their own (same session) that does not retry."""
+    posts = SlackWeb(web_client(settings, session, retries=False))
+    channels = StatusChannels(posts, web_api, Pacer())
+    delivery = StatusDelivery(service.ledger, channels, service.senders.known)
+    return StatusOutbox(service.ledger, delivery, clock)
 
 
 def _scheduler(
@@ -142,10 +187,7 @@ def _scheduler(
 ) -> SendScheduler | None:
     if settings.scheduler is not Scheduler.BOT:
         return None
-    config = SchedulerConfig(
-        grace=timedelta(seconds=settings.schedule_grace),
-        orphan_after=timedelta(seconds=settings.sipgate_timeout + 30),
-    )
+    config = SchedulerConfig(grace=timedelta(seconds=settings.schedule_grace))
     return SendScheduler(service.ledger, service, config, service.clock, tracker)
 
 

@@ -221,3 +221,29 @@ class CancelOutcome(enum.Enum):
 class CancelResult:
     outcome: CancelOutcome
     request: SmsRequest | None  # with all its sends, after the change (None if not found)
+
+
+class StatusKind(enum.StrEnum):
+    """What a status post tells (one row of the ledger's outbox)."""
+
+    OPENED = "opened"  # a request was stored: its status message
+    SCHEDULED = "scheduled"  # the bot holds it until it is due
+    OUTCOME = "outcome"  # sends got an outcome (sent, failed, unknown, refused when due)
+    CANCELLED = "cancelled"  # someone cancelled it before it was due
+    MISSED = "missed"  # it fell due while the bot was down, beyond the grace period
+    INBOUND = "inbound"  # an incoming SMS to show
+
+
+@dataclass(frozen=True)
+class StatusPost:
+    """A status post waiting in the ledger until Slack has it, delivered in order per queue."""
+
+    id: int
+    queue: str  # "request:<id>" or "conversation:<id>"
+    kind: StatusKind
+    request_id: int | None
+    send_ids: tuple[int, ...]
+    detail: str | None  # CANCELLED: who; INBOUND: the inbound SMS id
+    created_at: datetime
+    next_attempt_at: datetime
+    attempts: int = 0

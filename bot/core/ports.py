@@ -1,8 +1,8 @@
 """The ports: what the core needs from the world, as typed protocols the edges implement.
 
-    Ledger        durable record of every request and send          (bot.store)
+    Ledger        durable record of every request and send, and the
+                  outbox of status posts                             (bot.store)
     SmsGateway    hands SMS to the provider, lists the senders       (bot.sipgate)
-    StatusSink    tells people what happened to a request            (bot.slack)
     GroupMembers  who is in a user group                             (bot.slack)
 
 Every ``Ledger`` method raises ``LedgerUnavailable`` when its database cannot be used; every
@@ -11,8 +11,7 @@ Every ``Ledger`` method raises ``LedgerUnavailable`` when its database cannot be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,16 +21,34 @@ from bot.core.model import (
     Event,
     OpenResult,
     RequestDraft,
-    SendRecord,
     SmsExtension,
     SmsRequest,
     State,
+    StatusPost,
     Usage,
 )
 
+StatusListener = Callable[[Sequence[StatusPost]], None]
+
 
 class Ledger(Protocol):
-    """Durable record of every request and send; the system of record for the bot."""
+    """Durable record of every request and send; the system of record for the bot.
+
+    It is also the status outbox: every transition that people should hear about records its
+    ``StatusPost`` in the same transaction (``open_request``: opened, and scheduled when the
+    bot holds it; ``finish`` and ``resolve_orphans``: an outcome per send; ``cancel``:
+    cancelled; ``expire_overdue``: missed), locked to this instance, and the listener given to
+    ``on_status`` hears about them after the commit.
+    """
+
+    @property
+    def instance_id(self) -> str:
+        """This instance: its sends and status posts carry it; its lease keeps them its own."""
+        ...
+
+    def on_status(self, listener: StatusListener) -> None:
+        """Call ``listener`` with the status posts this instance records, after each commit."""
+        ...
 
     async def open_request(self, draft: RequestDraft, *, hourly_limit: int) -> OpenResult:
         """Store a request and its sends atomically, unless duplicate or over the limit."""
@@ -45,10 +62,6 @@ class Ledger(Protocol):
         self, user_id: str, interaction_key: str, now: datetime
     ) -> Usage | Duplicate:
         """Before an ack: Duplicate if the interaction is stored, else the user's usage."""
-        ...
-
-    async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
-        """Remember where the request's status parent message is."""
         ...
 
     async def finish(
@@ -68,10 +81,6 @@ class Ledger(Protocol):
 
     async def expire_overdue(self, now: datetime, grace: timedelta) -> list[SmsRequest]:
         """Mark ``scheduled`` sends due before ``now - grace`` as ``missed``."""
-        ...
-
-    async def resolve_orphans(self, claimed_before: datetime) -> list[SmsRequest]:
-        """Mark sends left in ``sending`` since before ``claimed_before`` as ``unknown``."""
         ...
 
     async def cancel(self, request_id: int, *, user_id: str, is_admin: bool) -> CancelResult:
@@ -94,6 +103,44 @@ class Ledger(Protocol):
         """Every transition of every send of a request, oldest first."""
         ...
 
+    # --- instances ---------------------------------------------------------------------------
+
+    async def renew_lease(self, now: datetime, ttl: timedelta) -> None:
+        """Keep this instance's lease alive until ``now + ttl``."""
+        ...
+
+    async def resolve_orphans(self, now: datetime) -> list[SmsRequest]:
+        """Mark ``sending`` sends of instances whose lease has ended as ``unknown``."""
+        ...
+
+    async def end_lease(self) -> None:
+        """Shutdown: drop the lease and free this instance's undelivered status posts."""
+        ...
+
+    # --- the status outbox -------------------------------------------------------------------
+
+    async def claim_statuses(self, now: datetime, limit: int) -> list[StatusPost]:
+        """Take the undelivered posts of up to ``limit`` queues nobody alive holds."""
+        ...
+
+    async def status_delivered(
+        self, post_ids: Sequence[int], *, undelivered: bool = False, error: str | None = None
+    ) -> None:
+        """Delivered (or, with ``undelivered``, given up): never tried again."""
+        ...
+
+    async def status_retry(self, queue: str, at: datetime, error: str) -> None:
+        """Try the queue's undelivered posts again at ``at`` (the first one failed)."""
+        ...
+
+    async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
+        """Remember where the request's status message is."""
+        ...
+
+    async def use_response_url(self, request_id: int) -> bool:
+        """Take the request's one response_url summary; False if it was used already."""
+        ...
+
     async def close(self) -> None:
         """Release connections."""
         ...
@@ -110,63 +157,6 @@ class SmsGateway(Protocol):
 
     async def discover_extensions(self) -> list[SmsExtension]:
         """The senders the credentials may use, in the provider's order; never empty."""
-        ...
-
-
-# --- what a status sink is told ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fired:
-    """A scheduled request was sent when due; ``sends`` are the ones just sent."""
-
-    sends: Sequence[SendRecord]
-
-
-@dataclass(frozen=True)
-class Cancelled:
-    """Someone cancelled the request before it was due."""
-
-    by_user: str
-
-
-@dataclass(frozen=True)
-class Missed:
-    """The request fell due while the bot was down, longer ago than the grace period."""
-
-
-@dataclass(frozen=True)
-class Unknown:
-    """The bot stopped while waiting for the gateway's answer to ``sends``."""
-
-    sends: Sequence[SendRecord]
-
-
-@dataclass(frozen=True)
-class NoLongerAllowed:
-    """The requester lost access before the request fell due; nothing was sent."""
-
-
-LaterEvent = Fired | Cancelled | Missed | Unknown | NoLongerAllowed
-
-
-class StatusSink(Protocol):
-    """Tells people what happened to a request; the edge decides how that looks."""
-
-    async def opened(self, request: SmsRequest) -> SmsRequest:
-        """A request was stored: show it; the request with where it is shown."""
-        ...
-
-    async def scheduled(self, request: SmsRequest) -> None:
-        """The bot holds the (opened) request until it is due."""
-        ...
-
-    async def outcome(self, request: SmsRequest) -> None:
-        """Every send of the (opened) request has its first outcome."""
-        ...
-
-    async def later(self, request: SmsRequest, event: LaterEvent) -> None:
-        """Something happened to a stored request (``request`` carries all its sends)."""
         ...
 
 

@@ -1,12 +1,11 @@
 """The bot-side scheduler: sends scheduled requests when due (``SMS_SCHEDULER=bot``).
 
-It runs as a task in the bot's event loop. Each round it resolves sends orphaned in
-``sending`` (a crash between sending and sipgate's answer), marks sends overdue beyond the grace
-period as missed, and claims due sends — each one claimed by exactly one instance.
+It runs as a task in the bot's event loop. Each round it marks sends overdue beyond the grace
+period as missed and claims due sends — each one claimed by exactly one instance.
 
 A round claims no more sends than there are free firing slots: a claimed request starts at
-once, so nothing sits in ``sending`` behind the others (where ``resolve_orphans`` would take it
-for a crashed send). When every slot is taken the loop waits for one to free up.
+once, so nothing sits in ``sending`` waiting its turn. When every slot is taken the loop waits
+for one to free up.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SchedulerConfig:
     grace: timedelta  # SMS_SCHEDULE_GRACE
-    orphan_after: timedelta  # longer than any send can take: SIPGATE_TIMEOUT plus a margin
     interval: float = 1.0  # seconds between rounds when nothing is due
     batch: int = 200  # sends claimed per round
     concurrency: int = 64  # requests sent at once (and the most claimed and not yet done)
@@ -77,10 +75,7 @@ class SendScheduler:
     async def run_once(self) -> bool:
         """One round; True when it claimed all it was allowed to (more may be due)."""
         now = self._clock()
-        for request in await self._ledger.resolve_orphans(now - self._config.orphan_after):
-            self._tracker.spawn(self._service.report_unknown(request))
-        for request in await self._ledger.expire_overdue(now, self._config.grace):
-            self._tracker.spawn(self._service.report_missed(request))
+        await self._ledger.expire_overdue(now, self._config.grace)  # the ledger tells them
         self._backlog = await self._claim_and_fire(now)
         METRICS.scheduled_pending.set(await self._ledger.pending_count())
         return self._backlog

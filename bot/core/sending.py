@@ -1,8 +1,10 @@
-"""The one send path: check, store, send through the gateway, tell the status sink.
+"""The one send path: check, store, send through the gateway.
 
 Every SMS leaves through ``SendService``, whatever started it (a quick send, a modal
 submission, a scheduled send firing). The ledger moves each send to ``sending`` *before* the
-request leaves, and a send is never retried once it may have reached the gateway.
+request leaves, and a send is never retried once it may have reached the gateway. What people
+are told follows from the ledger: each state change records its status post in the same
+transaction, and the status outbox delivers it; nothing here waits for Slack.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from datetime import datetime
 from bot.core.access import AccessPolicy, Decision
 from bot.core.errors import DENIED_KIND, INTERRUPTED_KIND, LedgerUnavailable, NotStored, SendFailure
 from bot.core.model import (
-    CancelOutcome,
     CancelResult,
     Clock,
     Duplicate,
@@ -32,17 +33,7 @@ from bot.core.model import (
     State,
 )
 from bot.core.phone import PhoneNumber
-from bot.core.ports import (
-    Cancelled,
-    Fired,
-    LaterEvent,
-    Ledger,
-    Missed,
-    NoLongerAllowed,
-    SmsGateway,
-    StatusSink,
-    Unknown,
-)
+from bot.core.ports import Ledger, SmsGateway
 from bot.core.rules import GuardPolicy, Refusal, check_request
 from bot.core.segments import count_segments
 from bot.core.senders import SenderDirectory
@@ -103,7 +94,6 @@ class SendService:
         *,
         ledger: Ledger,
         gateway: SmsGateway,
-        sink: StatusSink,
         access: AccessPolicy,
         senders: SenderDirectory,
         rules: SendRules,
@@ -115,7 +105,6 @@ class SendService:
         self.rules = rules
         self.clock = clock
         self._gateway = gateway
-        self._sink = sink
         self._in_flight: dict[int, SmsRequest] = {}
 
     # --- asking ------------------------------------------------------------------------------
@@ -178,22 +167,12 @@ class SendService:
         if not isinstance(result, Opened):
             log.info("request not opened", extra={**_key(draft), "result": type(result).__name__})
             return result
-        with about_request(result.request.id):
-            await self._start(result.request, held=draft.held_by_bot)
+        request = result.request
+        with about_request(request.id):
+            log.info("request opened", extra={"recipients": len(request.sends)})
+            if not draft.held_by_bot:
+                await self._send_all(request)
         return result
-
-    async def _start(self, request: SmsRequest, *, held: bool) -> None:
-        log.info(
-            "request opened", extra={"user": request.user_id, "recipients": len(request.sends)}
-        )
-        if held:
-            await self._sink.scheduled(await self._sink.opened(request))
-            return
-        # The SMS goes out while the status is being shown: neither waits for the other.
-        sending = asyncio.create_task(self._send_all(request))
-        shown = await self._sink.opened(request)
-        done = await sending
-        await self._sink.outcome(dataclasses.replace(shown, sends=done.sends))
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -238,34 +217,16 @@ class SendService:
             if not decision.allowed:
                 await self._cancel_claimed(request)
                 return
-            done = await self._send_all(request)
-            await self._tell(request, Fired(done.sends))
+            await self._send_all(request)
 
     async def _cancel_claimed(self, request: SmsRequest) -> None:
         for send in request.sends:
             await self.ledger.finish(send.id, State.CANCELLED, error_kind=DENIED_KIND)
-        await self._tell(request, NoLongerAllowed())
 
     async def cancel(self, request_id: int, user_id: str) -> CancelResult:
         """Cancel a scheduled request if ``user_id`` may (its requester or an admin)."""
         is_admin = self.access.is_admin(user_id)
-        result = await self.ledger.cancel(request_id, user_id=user_id, is_admin=is_admin)
-        if result.outcome is CancelOutcome.CANCELLED and result.request is not None:
-            await self._sink.later(result.request, Cancelled(user_id))
-        return result
-
-    async def report_missed(self, request: SmsRequest) -> None:
-        """Tell the requester a scheduled send was not sent because it was overdue."""
-        await self._tell(request, Missed())
-
-    async def report_unknown(self, request: SmsRequest) -> None:
-        """Tell the requester that ``request.sends`` were interrupted: outcome unknown."""
-        await self._tell(request, Unknown(request.sends))
-
-    async def _tell(self, request: SmsRequest, event: LaterEvent) -> None:
-        """Reload the whole request (the status shows every recipient), then tell the sink."""
-        full = await self.ledger.get_request(request.id) or request
-        await self._sink.later(full, event)
+        return await self.ledger.cancel(request_id, user_id=user_id, is_admin=is_admin)
 
     # --- shutdown ----------------------------------------------------------------------------
 
@@ -274,15 +235,11 @@ class SendService:
         return dict(self._in_flight)
 
     async def record_interrupted(self, left: dict[int, SmsRequest]) -> None:
-        """Shutdown: sends still in flight are recorded as unknown and their requesters told."""
+        """Shutdown: sends still in flight are recorded as unknown (their requesters are told
+        through the outbox, by this instance before it stops or by the next one)."""
         for send_id, request in left.items():
             await self.ledger.finish(send_id, State.UNKNOWN, error_kind=INTERRUPTED_KIND)
             log.warning("send interrupted by shutdown", extra={"request_id": request.id})
-        for request_id in {request.id for request in left.values()}:
-            stored = await self.ledger.get_request(request_id)
-            if stored is not None:
-                unknown = tuple(send for send in stored.sends if send.id in left)
-                await self._sink.later(stored, Unknown(unknown))
 
 
 def _key(draft: RequestDraft) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -32,27 +32,82 @@ DEFAULT_TZ = ZoneInfo("UTC")
 
 
 #: What a failed Slack call can raise; every one of them means "use the fallback".
-SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError)
+SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError)
+
+#: Error codes that say "not now" rather than "never": worth trying again later.
+_TRANSIENT_CODES = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "invalid_auth",  # the token may be fixed; a status waits for it (up to a day)
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+    }
+)
 
 
-def web_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """The Web API client: the bot's one session, retries on dropped connections and on 429."""
+class SlackCallFailed(Exception):  # noqa: N818 - an outcome, like the core's SendFailure
+    """A Slack call failed: ``code`` says why; ``transient`` when a later try may work.
+
+    ``retry_after``: Slack's ``Retry-After`` (seconds) when it rate-limited the call.
+    """
+
+    def __init__(self, code: str, *, transient: bool, retry_after: float | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.transient = transient
+        self.retry_after = retry_after
+
+
+def classify(error: Exception) -> SlackCallFailed:
+    """What a failed call means for a status that should reach Slack eventually."""
+    if not isinstance(error, SlackClientError):  # a dropped connection, a timeout
+        return SlackCallFailed(type(error).__name__, transient=True)
+    response: Any = getattr(error, "response", None)
+    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    code = failure_code(error)
+    retry_after = _retry_after(response) if status == 429 or code == "ratelimited" else None
+    transient = status == 429 or status >= 500 or code in _TRANSIENT_CODES
+    return SlackCallFailed(code, transient=transient, retry_after=retry_after)
+
+
+def _retry_after(response: Any) -> float:
+    headers = getattr(response, "headers", None) or {}
+    raw = next((v for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(raw)) if raw is not None else 1.0
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def web_client(
+    settings: Settings, session: aiohttp.ClientSession, *, retries: bool = True
+) -> AsyncWebClient:
+    """A Web API client on the bot's one session.
+
+    With ``retries`` (calls a person is waiting for) a dropped connection or a 429 is tried
+    again at once; without (the status outbox) every failure comes back to the caller, which
+    waits as long as Slack asks and paces itself.
+    """
+    handlers = [AsyncConnectionErrorRetryHandler(), AsyncRateLimitErrorRetryHandler(2)]
     return AsyncWebClient(
         token=settings.slack_bot_token.value,
         base_url=settings.slack_api_url,
         session=session,
         timeout=10,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=handlers if retries else [],
     )
 
 
 def failure_code(error: Exception) -> str:
     """The Slack error code (``not_in_channel``…) or the exception's type name."""
     if isinstance(error, SlackApiError):
-        data: Any = error.response.data if error.response is not None else None
+        data: Any = getattr(error.response, "data", None)
         return str(data.get("error")) if isinstance(data, dict) else "unknown_error"
     return type(error).__name__
 
@@ -86,6 +141,15 @@ class SlackWeb:
     ) -> str | None:
         """Post a message; its ts, or None when the bot cannot post there."""
         try:
+            return await self.posted(channel, message, thread_ts)
+        except SlackCallFailed:
+            return None
+
+    async def posted(
+        self, channel: str, message: SlackMessage, thread_ts: str | None = None
+    ) -> str:
+        """Post a message; its ts. Raises ``SlackCallFailed``."""
+        try:
             response = await self.client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread_ts,
@@ -94,18 +158,15 @@ class SlackWeb:
                 **message.as_kwargs(),
             )
         except SLACK_FAILURES as error:
-            self._failed("chat.postMessage", channel, error)
-            return None
+            raise self._classified("chat.postMessage", channel, error) from error
         return str(response["ts"])
 
-    async def update(self, channel: str, ts: str, message: SlackMessage) -> bool:
-        """Replace a message the bot posted earlier."""
+    async def updated(self, channel: str, ts: str, message: SlackMessage) -> None:
+        """Replace a message the bot posted earlier. Raises ``SlackCallFailed``."""
         try:
             await self.client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
         except SLACK_FAILURES as error:
-            self._failed("chat.update", channel, error)
-            return False
-        return True
+            raise self._classified("chat.update", channel, error) from error
 
     async def dm(self, user_id: str, message: SlackMessage) -> bool:
         """A direct message from the bot to a person (the app's Messages tab)."""
@@ -162,8 +223,12 @@ class SlackWeb:
             return DEFAULT_TZ
 
     def _failed(self, method: str, channel: str | None, error: Exception) -> str:
-        code = failure_code(error)
+        return self._classified(method, channel, error).code
+
+    @staticmethod
+    def _classified(method: str, channel: str | None, error: Exception) -> SlackCallFailed:
+        failed = classify(error)
         log.warning(
-            "slack call failed", extra={"method": method, "channel": channel, "error": code}
+            "slack call failed", extra={"method": method, "channel": channel, "error": failed.code}
         )
-        return code
+        return failed

@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from bot.core import LedgerUnavailable
 
@@ -46,6 +47,9 @@ READ_ONLY = "ledger_read_only"
 MAX_GROUP = 256
 
 _READER_THREADS = 2
+
+#: Seconds a SQLite connection waits for another writer (another instance, the same file).
+SQLITE_BUSY_TIMEOUT = 30
 
 #: What a database can raise when it is out of reach or unusable.
 _STORAGE_FAILURES = (SQLAlchemyError, OSError, sqlite3.Error)
@@ -241,3 +245,48 @@ def _settle(done: asyncio.Future[Any], outcome: Any) -> None:
         done.set_exception(outcome.error)
     else:
         done.set_result(outcome)
+
+
+def connect(url: str) -> Database:
+    """The ``Database`` for a SQLAlchemy URL from ``database_url_for``."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return AsyncDatabase(create_async_engine(parsed, pool_pre_ping=True))
+    memory = parsed.database in (None, "", ":memory:")
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
+    # In memory, one connection *is* the database: every transaction runs on the writer.
+    pool: dict[str, Any] = {"poolclass": StaticPool} if memory else {}
+    engine = create_engine(parsed, connect_args=connect_args, **pool)
+    _serialise_sqlite_writes(engine)
+    return ThreadedSqlite(engine, shared_connection=memory)
+
+
+def _serialise_sqlite_writes(engine: Any) -> None:
+    """SQLAlchemy's recipe: the driver stops issuing BEGIN, we issue the kind we need."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        _use_wal(cursor)
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (readers never wait for the writer); it stays WAL once switched.
+
+    A speed-up, not needed for correctness (``BEGIN IMMEDIATE`` and the busy timeout are): when
+    several instances open a new file at once the switch may find the file locked, and then
+    whichever switches it wins for everyone.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] in ("wal", "memory"):
+        return
+    with contextlib.suppress(sqlite3.OperationalError):
+        cursor.execute("PRAGMA journal_mode = WAL")

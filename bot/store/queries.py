@@ -160,15 +160,19 @@ def insert_sends(
     state: State,
     now: datetime,
     detail: str | None = None,
+    *,
+    claimed_by: str | None = None,
 ) -> list[SendRecord]:
     """One send per recipient, in the order typed, each with its creation event."""
+    sending = state is State.SENDING
     rows = [
         {
             "request_id": request_id,
             "recipient": recipient,
             "state": state,
             "updated_at": now,
-            "claimed_at": now if state is State.SENDING else None,
+            "claimed_at": now if sending else None,
+            "claimed_by": claimed_by if sending else None,
             "user_id": draft.user_id,
             "requested_at": draft.requested_at,
             "due_at": draft.send_at if state is State.SCHEDULED else None,

@@ -8,8 +8,11 @@ event loop). Concurrency, so that several instances can share one database:
   ``claim_due`` claims with ``FOR UPDATE SKIP LOCKED``; every other change is one conditional
   ``UPDATE … RETURNING``, so a concurrent change wins or loses cleanly.
 * SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (one writer at a time, also
-  across processes on the same file, waiting up to ``SQLITE_BUSY_TIMEOUT`` for the lock);
+  across processes on the same file, waiting up to ``database.SQLITE_BUSY_TIMEOUT``);
   reads use a plain deferred ``BEGIN``. The file runs in WAL mode so reads never wait.
+
+The ledger is also the status outbox (``outbox.py``): a change people should hear about
+records its status post in its own transaction.
 
 Messages are stored (the audit trail needs them) and never logged.
 """
@@ -20,16 +23,16 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event, func, make_url, select, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, func, select, text
 
 from bot.core import (
+    INTERRUPTED_KIND,
     CancelOutcome,
     CancelResult,
     Clock,
@@ -42,29 +45,37 @@ from bot.core import (
     RequestDraft,
     SmsRequest,
     State,
+    StatusKind,
+    StatusListener,
+    StatusPost,
     Usage,
     over_limit,
     require_aware,
     utc_now,
 )
+from bot.store import outbox as ob
 from bot.store import queries as q
-from bot.store.database import READ_ONLY, AsyncDatabase, Database, ThreadedSqlite
+from bot.store.database import Database, connect
 from bot.store.migrations import current_version, migrate
 from bot.store.schema import events, requests, sends
 from bot.store.url import database_url_for, redact_url
 
 log = logging.getLogger(__name__)
 
-#: Seconds a SQLite connection waits for another writer (another instance, the same file).
-SQLITE_BUSY_TIMEOUT = 30
+T = TypeVar("T")
 
 #: What ``finish`` may move a ``sending`` send to.
 FINISHED_STATES = frozenset({State.ACCEPTED, State.FAILED, State.UNKNOWN, State.CANCELLED})
 
 _USER_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
+#: One transaction's work that may record status posts (collected in the list it is given).
+Recording = Callable[[Connection, list[StatusPost]], T]
 
-async def open_ledger(database_url: str | None, *, clock: Clock = utc_now) -> SqlLedger:
+
+async def open_ledger(
+    database_url: str | None, *, clock: Clock = utc_now, instance_id: str | None = None
+) -> SqlLedger:
     """Connect to ``DATABASE_URL`` (any form people write), create or upgrade the schema.
 
     Raises ``ValueError`` for a URL it cannot use, ``LedgerUnavailable`` when the database
@@ -78,17 +89,52 @@ async def open_ledger(database_url: str | None, *, clock: Clock = utc_now) -> Sq
         await database.close()
         raise
     log.info("ledger ready on %s (schema version %d)", redact_url(url), version)
-    return SqlLedger(database, clock=clock)
+    return SqlLedger(database, clock=clock, instance_id=instance_id)
 
 
 class SqlLedger(Ledger):
     """The ``Ledger`` on a ``Database`` (it owns the database and closes it)."""
 
-    def __init__(self, database: Database, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, database: Database, *, clock: Clock = utc_now, instance_id: str | None = None
+    ) -> None:
         self.database = database
         self._postgres = database.dialect == "postgresql"
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._clock = clock
+        self._me = instance_id or uuid.uuid4().hex[:16]
+        self._listeners: list[StatusListener] = []
+
+    @property
+    def instance_id(self) -> str:
+        return self._me
+
+    def on_status(self, listener: StatusListener) -> None:
+        self._listeners.append(listener)
+
+    async def _write(self, work: Recording[T]) -> T:
+        """A write transaction; the posts it recorded go to the listeners after the commit."""
+        posts: list[StatusPost] = []
+
+        def run(conn: Connection) -> T:
+            posts.clear()  # a group commit may run the work again after a rollback
+            return work(conn, posts)
+
+        result = await self.database.write(run)
+        if posts:
+            for listener in self._listeners:
+                listener(tuple(posts))
+        return result
+
+    def _record(self, conn: Connection, posts: list[StatusPost], kind: StatusKind,
+                request_id: int, send_ids: Sequence[int] = (), detail: str | None = None,
+                ) -> None:  # fmt: skip
+        post = ob.record(
+            conn, self._me, kind, self._clock(), request_id=request_id, send_ids=send_ids,
+            detail=detail,
+        )  # fmt: skip
+        if post is not None:
+            posts.append(post)
 
     async def schema_version(self) -> int | None:
         return await self.database.read(current_version)
@@ -100,26 +146,30 @@ class SqlLedger(Ledger):
             # from one user must not take every connection while it waits for the user's lock.
             async with self._user_lock(draft.user_id):
                 work = functools.partial(self._insert, draft=draft, limit=hourly_limit)
-                return await self.database.write(work)
+                return await self._write(work)
         except _OverLimitError as refused:  # the transaction was rolled back: nothing stored
             return refused.result
 
-    def _insert(self, conn: Connection, *, draft: RequestDraft, limit: int) -> OpenResult:
+    def _insert(
+        self, conn: Connection, posts: list[StatusPost], *, draft: RequestDraft, limit: int
+    ) -> OpenResult:
         # The key first (ON CONFLICT: a duplicate is never told "over the limit" by its own
-        # first copy), then the count, then the sends; one round trip fewer than a pre-check.
+        # first copy), then the count, then the sends.
         if self._postgres:
             conn.execute(_USER_LOCK, {"key": f"sms-user:{draft.user_id}"})
         now = self._clock()
         request_id = q.insert_request(conn, draft, now)
         if request_id is None:
             return Duplicate(_existing_id(conn, draft.interaction_key))
-        refused = over_limit(
-            q.usage(conn, draft.user_id, draft.requested_at), len(draft.recipients), limit
-        )
+        used = q.usage(conn, draft.user_id, draft.requested_at)
+        refused = over_limit(used, len(draft.recipients), limit)
         if refused is not None:
             raise _OverLimitError(refused)
         state = State.SCHEDULED if draft.held_by_bot else State.SENDING
-        created = q.insert_sends(conn, request_id, draft, state, now)
+        created = q.insert_sends(conn, request_id, draft, state, now, claimed_by=self._me)
+        self._record(conn, posts, StatusKind.OPENED, request_id)
+        if draft.held_by_bot:
+            self._record(conn, posts, StatusKind.SCHEDULED, request_id)
         return Opened(q.new_request(request_id, draft, created))
 
     async def record_denied(self, draft: RequestDraft, reason: str) -> None:
@@ -142,11 +192,6 @@ class SqlLedger(Ledger):
 
         return await self.database.read(work)
 
-    async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
-        await self.database.write(
-            lambda conn: q.set_status_message(conn, request_id, channel_id, ts)
-        )
-
     async def finish(
         self,
         send_id: int,
@@ -159,13 +204,16 @@ class SqlLedger(Ledger):
             raise ValueError(f"a send cannot finish as {state}")
         detail = _finish_detail(sipgate_status, error_kind)
 
-        def work(conn: Connection) -> list[Any]:
+        def work(conn: Connection, posts: list[StatusPost]) -> bool:
             at = self._clock()
-            return q.finish(
+            changed = q.finish(
                 conn, send_id, state, at, status=sipgate_status, kind=error_kind, detail=detail
             )
+            for send in changed:
+                self._record(conn, posts, StatusKind.OUTCOME, send.request_id, (send.id,))
+            return bool(changed)
 
-        return bool(await self.database.write(work))
+        return await self._write(work)
 
     async def claim_due(self, now: datetime, limit: int) -> list[SmsRequest]:
         if limit <= 0:
@@ -173,7 +221,9 @@ class SqlLedger(Ledger):
         where = sends.c.id.in_(q.due_ids(now, limit)) & (sends.c.state == State.SCHEDULED)
 
         def work(conn: Connection) -> list[SmsRequest]:
-            claimed = q.transition(conn, where, State.SENDING, now, claimed_at=now)
+            claimed = q.transition(
+                conn, where, State.SENDING, now, claimed_at=now, claimed_by=self._me
+            )
             return q.with_requests(conn, claimed)
 
         return await self.database.write(work)
@@ -182,36 +232,30 @@ class SqlLedger(Ledger):
         where = (sends.c.state == State.SCHEDULED) & (sends.c.due_at < now - grace)
         detail = f"not sent: overdue by more than {int(grace.total_seconds())} s"
 
-        def work(conn: Connection) -> list[SmsRequest]:
-            missed = q.transition(conn, where, State.MISSED, now, detail=detail)
-            return q.with_requests(conn, missed)
-
-        return await self.database.write(work)
-
-    async def resolve_orphans(self, claimed_before: datetime) -> list[SmsRequest]:
-        where = (sends.c.state == State.SENDING) & (sends.c.claimed_at < claimed_before)
-        detail = "no answer from sipgate was recorded; it may or may not have been sent"
-
-        def work(conn: Connection) -> list[SmsRequest]:
-            unknown = q.transition(
-                conn, where, State.UNKNOWN, self._clock(), detail=detail, error_kind="interrupted"
+        def work(conn: Connection, posts: list[StatusPost]) -> list[SmsRequest]:
+            missed = q.with_requests(
+                conn, q.transition(conn, where, State.MISSED, now, detail=detail)
             )
-            return q.with_requests(conn, unknown)
+            for request in missed:
+                self._record(conn, posts, StatusKind.MISSED, request.id, _ids(request))
+            return missed
 
-        return await self.database.write(work)
+        return await self._write(work)
 
     async def cancel(self, request_id: int, *, user_id: str, is_admin: bool) -> CancelResult:
-        def work(conn: Connection) -> CancelResult:
+        def work(conn: Connection, posts: list[StatusPost]) -> CancelResult:
             owner = conn.scalar(select(requests.c.user_id).where(requests.c.id == request_id))
             if owner is None:
                 return CancelResult(CancelOutcome.NOT_FOUND, None)
             outcome = CancelOutcome.NOT_ALLOWED
             if owner == user_id or is_admin:
                 outcome = self._cancel_scheduled(conn, request_id, user_id)
+            if outcome is CancelOutcome.CANCELLED:
+                self._record(conn, posts, StatusKind.CANCELLED, request_id, detail=user_id)
             [request] = q.load_requests(conn, requests.c.id == request_id)
             return CancelResult(outcome, request)
 
-        return await self.database.write(work)
+        return await self._write(work)
 
     def _cancel_scheduled(self, conn: Connection, request_id: int, user_id: str) -> CancelOutcome:
         where = (sends.c.request_id == request_id) & (sends.c.state == State.SCHEDULED)
@@ -243,6 +287,53 @@ class SqlLedger(Ledger):
         )
         return await self.database.read(lambda conn: [Event(*row) for row in conn.execute(stmt)])
 
+    # --- instances ---------------------------------------------------------------------------
+
+    async def renew_lease(self, now: datetime, ttl: timedelta) -> None:
+        await self.database.write(lambda conn: ob.renew_lease(conn, self._me, now, ttl))
+
+    async def resolve_orphans(self, now: datetime) -> list[SmsRequest]:
+        where = (sends.c.state == State.SENDING) & ob.orphaned(now)
+        detail = "no answer from sipgate was recorded; it may or may not have been sent"
+
+        def work(conn: Connection, posts: list[StatusPost]) -> list[SmsRequest]:
+            cut_off = q.transition(
+                conn, where, State.UNKNOWN, now, detail=detail, error_kind=INTERRUPTED_KIND
+            )
+            orphans = q.with_requests(conn, cut_off)
+            for request in orphans:
+                self._record(conn, posts, StatusKind.OUTCOME, request.id, _ids(request))
+            return orphans
+
+        return await self._write(work)
+
+    async def end_lease(self) -> None:
+        await self.database.write(lambda conn: ob.end_lease(conn, self._me))
+
+    # --- the status outbox -------------------------------------------------------------------
+
+    async def claim_statuses(self, now: datetime, limit: int) -> list[StatusPost]:
+        return await self.database.write(lambda conn: ob.claim(conn, self._me, now, limit))
+
+    async def status_delivered(
+        self, post_ids: Sequence[int], *, undelivered: bool = False, error: str | None = None
+    ) -> None:
+        at = self._clock()
+        await self.database.write(
+            lambda conn: ob.delivered(conn, post_ids, at, undelivered=undelivered, error=error)
+        )
+
+    async def status_retry(self, queue: str, at: datetime, error: str) -> None:
+        await self.database.write(lambda conn: ob.retry(conn, queue, at, error))
+
+    async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
+        await self.database.write(
+            lambda conn: q.set_status_message(conn, request_id, channel_id, ts)
+        )
+
+    async def use_response_url(self, request_id: int) -> bool:
+        return await self.database.write(lambda conn: ob.use_response_url(conn, request_id))
+
     async def close(self) -> None:
         await self.database.close()
 
@@ -261,6 +352,10 @@ class _OverLimitError(Exception):
         self.result = result
 
 
+def _ids(request: SmsRequest) -> tuple[int, ...]:
+    return tuple(send.id for send in request.sends)
+
+
 def _check_draft(draft: RequestDraft) -> None:
     if not draft.recipients:
         raise ValueError("a request needs at least one recipient")
@@ -277,48 +372,3 @@ def _existing_id(conn: Connection, interaction_key: str) -> int:
 def _finish_detail(sipgate_status: int | None, error_kind: str | None) -> str | None:
     parts = [f"sipgate {sipgate_status}" if sipgate_status is not None else "", error_kind or ""]
     return ", ".join(part for part in parts if part) or None
-
-
-def connect(url: str) -> Database:
-    """The ``Database`` for a SQLAlchemy URL from ``database_url_for``."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return AsyncDatabase(create_async_engine(parsed, pool_pre_ping=True))
-    memory = parsed.database in (None, "", ":memory:")
-    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
-    # In memory, one connection *is* the database: every transaction runs on the writer.
-    pool: dict[str, Any] = {"poolclass": StaticPool} if memory else {}
-    engine = create_engine(parsed, connect_args=connect_args, **pool)
-    _serialise_sqlite_writes(engine)
-    return ThreadedSqlite(engine, shared_connection=memory)
-
-
-def _serialise_sqlite_writes(engine: Any) -> None:
-    """SQLAlchemy's recipe: the driver stops issuing BEGIN, we issue the kind we need."""
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
-        _use_wal(cursor)
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get(READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-
-def _use_wal(cursor: Any) -> None:
-    """Switch the file to WAL (readers never wait for the writer); it stays WAL once switched.
-
-    A speed-up, not needed for correctness (``BEGIN IMMEDIATE`` and the busy timeout are): when
-    several instances open a new file at once the switch may find the file locked, and then
-    whichever switches it wins for everyone.
-    """
-    cursor.execute("PRAGMA journal_mode")
-    if cursor.fetchone()[0] in ("wal", "memory"):
-        return
-    with contextlib.suppress(sqlite3.OperationalError):
-        cursor.execute("PRAGMA journal_mode = WAL")
