@@ -104,8 +104,8 @@ class SqlLedger(Ledger):
             return refused.result
 
     def _insert(self, conn: Connection, *, draft: RequestDraft, limit: int) -> OpenResult:
-        # The key first (ON CONFLICT: a duplicate is never told "over the limit" by its own
-        # first copy), then the count, then the sends; one round trip fewer than a pre-check.
+        # The key first, then the count, then the sends: the insert of the key is the duplicate
+        # check (ON CONFLICT), so a duplicate is never told "over the limit" by its own first copy.
         if self._postgres:
             conn.execute(_USER_LOCK, {"key": f"sms-user:{draft.user_id}"})
         now = self._clock()
@@ -293,7 +293,8 @@ def connect(url: str) -> Database:
 
 
 def _serialise_sqlite_writes(engine: Any) -> None:
-    """SQLAlchemy's recipe: the driver stops issuing BEGIN, we issue the kind we need."""
+    """The driver stops issuing BEGIN; we issue the kind we need (``BEGIN IMMEDIATE`` takes the
+    write lock up front, so a second writer waits for it instead of failing mid-transaction)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
