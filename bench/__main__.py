@@ -11,12 +11,13 @@ import contextlib
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.load import Tracker
+from bench.load import BodyFactory, Tracker
 from bench.proc import ROOT, Server
 from bench.report import machine, plot, table, write_json
 from bench.scenarios import (
@@ -35,6 +36,7 @@ from bot.sandbox.harness import Fakes, sandbox_environ
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESULTS = ROOT / "bench" / "results"
+FLOORS = (("bare", "bench.floor_bare"), ("bolt", "bench.floor_bolt"))
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -61,110 +63,156 @@ def bot_env(fakes: Fakes, database_url: str) -> dict[str, str]:
     )
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    plan = SMOKE if args.smoke else Plan()
-    fakes = await Fakes.start(latency=args.latency / 1000)
-    tracker = Tracker(fakes.slack, fakes.sipgate)
-    database_url = (
-        POSTGRES_URL if args.database == "postgres" else f"sqlite:///{workdir / 'bench.db'}"
-    )
-    results: dict[str, Any] = {
+def database_url(args: argparse.Namespace, workdir: Path) -> str:
+    if args.database == "postgres":
+        return POSTGRES_URL
+    return f"sqlite:///{workdir / 'bench.db'}"
+
+
+def new_results(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    """The skeleton every run fills in, with the machine and the configuration."""
+    config = {
+        "latency_ms": args.latency,
+        "database": args.database,
+        "smoke": args.smoke,
+        "plan": plan.__dict__,
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+    }
+    return {
         "machine": machine(),
-        "config": {
-            "latency_ms": args.latency,
-            "database": args.database,
-            "smoke": args.smoke,
-            "plan": plan.__dict__,
-            "command": "python -m bench " + " ".join(sys.argv[1:]),
-        },
+        "config": config,
         "scenarios": {},
         "searches": {},
         "startup_s": {},
         "ratios": {},
     }
-    samples: dict[str, dict[str, list[float]]] = {}
-    servers: list[Server] = []
+
+
+@dataclass
+class Bench:
+    """One run: the fakes, the load generator's session, the servers it started, the figures."""
+
+    args: argparse.Namespace
+    plan: Plan
+    workdir: Path
+    fakes: Fakes
+    session: aiohttp.ClientSession
+    database_url: str
+    results: dict[str, Any]
+    samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    servers: list[Server] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tracker = Tracker(self.fakes.slack, self.fakes.sipgate)
+        self.env = bot_env(self.fakes, self.database_url)
+
+    async def phases(self) -> None:
+        """The bot's scenarios and search, then the floors', then the ratios between them."""
+        if self.args.database == "postgres":
+            await reset_database(self.database_url)
+        bot = await self.scheduled()
+        await self.bot_scenarios(bot)
+        await self.search(bot)
+        bot.stop()
+        if not self.args.no_floors:
+            for name, module in FLOORS:
+                await self.floor(name, module)
+        self.results["ratios"] = ratios(self.results, self.plan)
+
+    async def scheduled(self) -> Server:
+        """(d) Scheduled sends are in the ledger before the bot starts, all due at once; (e)."""
+        plan = self.plan
+        records = await insert_scheduled(
+            self.database_url, self.tracker, plan.scheduled_count, plan.scheduled_lead
+        )
+        bot = await self.start("bot", "bot")
+        cpu_start = bot.cpu()
+        await self.tracker.wait(records, need_status=False, timeout=plan.scheduled_lead + 60)
+        figures = scheduled_summary(records, bot.cpu() - cpu_start, bot)
+        self.keep("scheduled", bot, figures)
+        return bot
+
+    async def bot_scenarios(self, bot: Server) -> None:
+        """(a) Quick sends at two rates, (b) modal submissions, (c) ten recipients each."""
+        plan, slack = self.plan, self.fakes.slack
+        loads: list[tuple[str, BodyFactory, float, int]] = [
+            (f"quick {plan.slow_rate:g}/s", quick_body(slack), plan.slow_rate, plan.slow_count),
+            (f"quick {plan.fast_rate:g}/s", quick_body(slack), plan.fast_rate, plan.fast_count),
+            (f"modal {plan.modal_rate:g}/s", modal_body(), plan.modal_rate, plan.modal_count),
+            (
+                f"10 recipients {plan.multi_rate:g}/s",
+                multi_body(slack),
+                plan.multi_rate,
+                plan.multi_count,
+            ),
+        ]
+        for name, make, rate, count in loads:
+            await self.scenario(name, bot, make, rate, count)
+
+    async def floor(self, name: str, module: str) -> None:
+        """A floor under the bot's quick sends and search: same load generator, same fakes."""
+        plan = self.plan
+        floor = await self.start(f"floor-{name}", module)
+        make = quick_body(self.fakes.slack)
+        await self.scenario(
+            f"quick {plan.fast_rate:g}/s [{name}]", floor, make, plan.fast_rate, plan.fast_count
+        )
+        await self.search(floor)
+        floor.stop()
+
+    async def start(self, name: str, module: str) -> Server:
+        """Start a server (stopped by ``close`` at the latest) and note its start-up time."""
+        server = Server(name, module, self.env)
+        self.servers.append(server)
+        await server.start(self.workdir)
+        self.results["startup_s"][server.name] = server.startup_seconds
+        return server
+
+    async def scenario(
+        self, name: str, server: Server, make: BodyFactory, rate: float, count: int
+    ) -> None:
+        figures = await run_load(
+            server,
+            self.session,
+            self.tracker,
+            make,
+            rate=rate,
+            count=count,
+            drain_timeout=self.plan.drain_timeout,
+        )
+        self.keep(name, server, figures)
+
+    async def search(self, server: Server) -> None:
+        if not self.args.no_search:
+            found = await rate_search(
+                server, self.session, self.tracker, self.fakes.slack, self.plan
+            )
+            self.results["searches"][server.name] = found
+
+    def keep(self, name: str, server: Server, figures: dict[str, Any]) -> None:
+        """The figures go into the results; their raw samples go to the plot only."""
+        self.results["scenarios"][name] = figures
+        self.samples[f"{server.name} {name}"] = figures.pop("samples")
+
+    async def close(self) -> None:
+        for server in self.servers:
+            server.stop()
+        await self.session.close()
+        await self.fakes.close()
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    plan = SMOKE if args.smoke else Plan()
+    fakes = await Fakes.start(latency=args.latency / 1000)
+    results = new_results(args, plan)
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(30))
+    bench = Bench(args, plan, workdir, fakes, session, database_url(args, workdir), results)
     try:
-        if args.database == "postgres":
-            await reset_database(database_url)
-        env = bot_env(fakes, database_url)
-        # (d) scheduled sends are in the ledger before the bot starts
-        scheduled = await insert_scheduled(
-            database_url, tracker, plan.scheduled_count, plan.scheduled_lead
-        )
-        bot = Server("bot", "bot", env)
-        servers.append(bot)
-        await bot.start(workdir)
-        results["startup_s"]["bot"] = bot.startup_seconds  # (e)
-        cpu_start = bot.cpu()
-        await tracker.wait(scheduled, need_status=False, timeout=plan.scheduled_lead + 60)
-        figures = scheduled_summary(scheduled, bot.cpu() - cpu_start, bot)
-        results["scenarios"]["scheduled"] = figures
-        samples["bot scheduled"] = figures.pop("samples")
-
-        async def scenario(name: str, server: Server, make: Any, rate: float, count: int) -> None:
-            figures = await run_load(
-                server,
-                session,
-                tracker,
-                make,
-                rate=rate,
-                count=count,
-                drain_timeout=plan.drain_timeout,
-            )
-            results["scenarios"][name] = figures
-            samples[f"{server.name} {name}"] = figures.pop("samples")
-
-        slack = fakes.slack
-        # (a) quick sends
-        await scenario(
-            f"quick {plan.slow_rate:g}/s", bot, quick_body(slack), plan.slow_rate, plan.slow_count
-        )
-        await scenario(
-            f"quick {plan.fast_rate:g}/s", bot, quick_body(slack), plan.fast_rate, plan.fast_count
-        )
-        # (b) modal submissions, (c) ten recipients
-        await scenario(
-            f"modal {plan.modal_rate:g}/s", bot, modal_body(), plan.modal_rate, plan.modal_count
-        )
-        await scenario(
-            f"10 recipients {plan.multi_rate:g}/s",
-            bot,
-            multi_body(slack),
-            plan.multi_rate,
-            plan.multi_count,
-        )
-        if not args.no_search:
-            results["searches"]["bot"] = await rate_search(bot, session, tracker, slack, plan)
-        bot.stop()
-        # the floors, same load generator, same fakes
-        if not args.no_floors:
-            for name, module in (("bare", "bench.floor_bare"), ("bolt", "bench.floor_bolt")):
-                floor = Server(f"floor-{name}", module, env)
-                servers.append(floor)
-                await floor.start(workdir)
-                results["startup_s"][floor.name] = floor.startup_seconds
-                await scenario(
-                    f"quick {plan.fast_rate:g}/s [{name}]",
-                    floor,
-                    quick_body(slack),
-                    plan.fast_rate,
-                    plan.fast_count,
-                )
-                if not args.no_search:
-                    results["searches"][floor.name] = await rate_search(
-                        floor, session, tracker, slack, plan
-                    )
-                floor.stop()
-        results["ratios"] = ratios(results, plan)
+        await bench.phases()
     finally:
-        for server in servers:
-            server.stop()
-        await session.close()
-        await fakes.close()
-    results["samples"] = samples
+        await bench.close()
+    results["samples"] = bench.samples
     return results
 
 
@@ -186,6 +234,24 @@ def ratios(results: dict[str, Any], plan: Plan) -> dict[str, float]:
     return out
 
 
+def keep_logs(workdir: Path) -> None:
+    """The servers' logs outlive the temporary directory, for a look after a failed run."""
+    for log in workdir.glob("*.log"):
+        with contextlib.suppress(OSError):
+            (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
+            (RESULTS / "logs" / log.name).write_text(log.read_text(errors="replace"))
+
+
+def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """JSON and the plot under bench/results (or --out); the table on stdout."""
+    samples = results.pop("samples")
+    out = args.out or RESULTS / ("smoke.json" if args.smoke else "latest.json")
+    write_json(results, out)
+    plot(results, samples, out.with_name("smoke-latency.png" if args.smoke else "latency.png"))
+    print(table(results))
+    print(f"\n{out} ({results['elapsed_s']:.0f} s)")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     started = time.monotonic()
@@ -194,17 +260,9 @@ def main(argv: list[str]) -> int:
         try:
             results = asyncio.run(run(args, workdir))
         finally:
-            for log in workdir.glob("*.log"):
-                with contextlib.suppress(OSError):
-                    (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
-                    (RESULTS / "logs" / log.name).write_text(log.read_text(errors="replace"))
+            keep_logs(workdir)
     results["elapsed_s"] = time.monotonic() - started
-    samples = results.pop("samples")
-    out = args.out or RESULTS / ("smoke.json" if args.smoke else "latest.json")
-    write_json(results, out)
-    plot(results, samples, out.with_name("smoke-latency.png" if args.smoke else "latency.png"))
-    print(table(results))
-    print(f"\n{out} ({results['elapsed_s']:.0f} s)")
+    report(args, results)
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +114,7 @@ class Outbound:
         )
 
 
-def spawn(tasks: set[asyncio.Task[None]], work: Any) -> None:
+def spawn(tasks: set[asyncio.Task[None]], work: Coroutine[Any, Any, None]) -> None:
     """Keep a reference to background work until it finishes."""
     task = asyncio.create_task(work)
     tasks.add(task)

@@ -107,7 +107,7 @@ class Tracker:
         records: list[Record],
         *,
         need_status: bool,
-        timeout: float,  # noqa: ASYNC109 - a deadline for a condition, as in FakeSlack.wait_for
+        timeout: float,
     ) -> bool:
         """Poll until every record is accepted (and has its status); False on timeout."""
         deadline = time.monotonic() + timeout

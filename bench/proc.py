@@ -63,7 +63,7 @@ class Server:
             raise RuntimeError(f"{self.name} is not running")
         return self.process.pid
 
-    async def start(self, log_dir: Path, timeout: float = 30.0) -> None:  # noqa: ASYNC109
+    async def start(self, log_dir: Path, timeout: float = 30.0) -> None:
         env = {**os.environ, **self.env, "PORT": str(self.port), "PYTHONPATH": str(ROOT)}
         self.log_path = log_dir / f"{self.name}.log"
         with self.log_path.open("wb") as log:

@@ -27,53 +27,75 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _ms(value: float) -> str:
+def _ms(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
 
 
-def _num(value: float, digits: int = 1) -> str:
+def _num(value: float | None, digits: int = 1) -> str:
     if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
         return "–"
     return f"{value:.{digits}f}"
 
 
 def table(results: dict[str, Any]) -> str:
+    """The Markdown report: every scenario, the rate searches, then the notes."""
+    return "\n".join(
+        [
+            _scenario_table(results["scenarios"]),
+            "",
+            _search_table(results["searches"]),
+            "",
+            *_notes(results),
+        ]
+    )
+
+
+def _scenario_table(scenarios: dict[str, dict[str, Any]]) -> str:
     head = (
         "| scenario | server | SMS ok | ack p50/p99/max ms | →sipgate p50/p99 ms "
         "| →status p50/p99 ms | SMS/s | CPU ms/SMS | peak RSS MB |\n"
         "|---|---|---|---|---|---|---|---|---|\n"
     )
-    rows = []
-    for name, figures in results["scenarios"].items():
-        ack, sip, status = figures["ack_ms"], figures["sipgate_ms"], figures["status_ms"]
-        rows.append(
-            f"| {name} | {figures['server']} "
-            f"| {figures['sms_accepted']}/{figures['sms_expected']} "
-            f"| {_ms(ack['p50'])} / {_ms(ack['p99'])} / {_ms(ack['max'])} "
-            f"| {_ms(sip['p50'])} / {_ms(sip['p99'])} "
-            f"| {_ms(status['p50'])} / {_ms(status['p99'])} "
-            f"| {_num(figures['throughput_sms_s'])} | {_num(figures['cpu_ms_per_sms'], 2)} "
-            f"| {_num(figures['peak_rss_mb'], 0)} |"
-        )
-    lines = [head + "\n".join(rows), ""]
-    lines.append(
-        "| highest sustained rate (quick sends) | server | SMS/s | CPU ms/SMS | stopped at |"
+    return head + "\n".join(_scenario_row(name, figures) for name, figures in scenarios.items())
+
+
+def _scenario_row(name: str, figures: dict[str, Any]) -> str:
+    ack, sip, status = figures["ack_ms"], figures["sipgate_ms"], figures["status_ms"]
+    return (
+        f"| {name} | {figures['server']} "
+        f"| {figures['sms_accepted']}/{figures['sms_expected']} "
+        f"| {_ms(ack['p50'])} / {_ms(ack['p99'])} / {_ms(ack['max'])} "
+        f"| {_ms(sip['p50'])} / {_ms(sip['p99'])} "
+        f"| {_ms(status['p50'])} / {_ms(status['p99'])} "
+        f"| {_num(figures['throughput_sms_s'])} | {_num(figures['cpu_ms_per_sms'], 2)} "
+        f"| {_num(figures['peak_rss_mb'], 0)} |"
     )
-    lines.append("|---|---|---|---|---|")
-    for search in results["searches"].values():
-        last = search["steps"][-1] if search["steps"] else {}
-        stop = f"{last.get('rate')}/s: {', '.join(last.get('problems') or ['no failure'])}"
-        lines.append(
-            f"| max rate | {search['server']} | {search['max_rate']} "
-            f"(measured {_num(search['max_throughput_sms_s'])}) "
-            f"| {_num(search['cpu_ms_per_sms_at_max'], 2)} | {stop} |"
-        )
-    lines.append("")
-    ratios = results.get("ratios", {})
-    for key, value in ratios.items():
-        lines.append(f"- {key}: **{_num(value, 2)}**")
+
+
+def _search_table(searches: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| highest sustained rate (quick sends) | server | SMS/s | CPU ms/SMS | stopped at |",
+        "|---|---|---|---|---|",
+    ]
+    lines.extend(_search_row(search) for search in searches.values())
+    return "\n".join(lines)
+
+
+def _search_row(search: dict[str, Any]) -> str:
+    last = search["steps"][-1] if search["steps"] else {}
+    stop = f"{last.get('rate')}/s: {', '.join(last.get('problems') or ['no failure'])}"
+    return (
+        f"| max rate | {search['server']} | {search['max_rate']} "
+        f"(measured {_num(search['max_throughput_sms_s'])}) "
+        f"| {_num(search['cpu_ms_per_sms_at_max'], 2)} | {stop} |"
+    )
+
+
+def _notes(results: dict[str, Any]) -> list[str]:
+    """Bullets: the ratios to the floors, the scheduled burst, each server's start-up."""
+    lines = [f"- {key}: **{_num(value, 2)}**" for key, value in results.get("ratios", {}).items()]
     scheduled = results["scenarios"].get("scheduled")
     if scheduled:
         lines.append(
@@ -83,7 +105,7 @@ def table(results: dict[str, Any]) -> str:
         )
     for name, seconds in results["startup_s"].items():
         lines.append(f"- start-up to /healthz 200, {name}: {_num(seconds, 2)} s")
-    return "\n".join(lines)
+    return lines
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:

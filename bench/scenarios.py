@@ -151,16 +151,23 @@ async def run_load(
         )
         finished = await tracker.wait(records, need_status=True, timeout=drain_timeout)
     cpu_used = server.cpu() - cpu_before
+    return _load_figures(records, server, rate=rate, drained=finished, cpu_s=cpu_used)
+
+
+def _load_figures(
+    records: list[Record], server: Server, *, rate: float, drained: bool, cpu_s: float
+) -> dict[str, Any]:
+    """``summarise`` plus the backlog, CPU per SMS and peak RSS of one open-loop run."""
     result = summarise(records)
     last_due = max(r.due for r in records)
     last_done = max((r.final_status or 0.0 for r in records), default=0.0)
     result.update(
         server=server.name,
         rate=rate,
-        drained=finished,
-        backlog_lag_s=last_done - last_due if finished else float("inf"),
-        cpu_s=cpu_used,
-        cpu_ms_per_sms=1000 * cpu_used / max(1, result["sms_accepted"]),
+        drained=drained,
+        backlog_lag_s=last_done - last_due if drained else float("inf"),
+        cpu_s=cpu_s,
+        cpu_ms_per_sms=1000 * cpu_s / max(1, result["sms_accepted"]),
         peak_rss_mb=server.rss(),
     )
     return result
@@ -171,33 +178,42 @@ async def rate_search(
 ) -> dict[str, Any]:
     """Step the rate up until a step fails; the highest step that passed."""
     steps: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
     for rate in plan.search_rates:
-        count = max(1, int(rate * plan.search_seconds))
         step = await run_load(
             server,
             session,
             tracker,
             quick_body(slack),
             rate=rate,
-            count=count,
+            count=max(1, int(rate * plan.search_seconds)),
             drain_timeout=plan.drain_timeout,
         )
-        problems = []
-        if step["acked_200"] < step["requests"]:
-            problems.append("non-200 acks")
-        if not step["drained"] or step["sms_accepted"] < step["sms_expected"]:
-            problems.append("SMS or statuses missing")
-        elif step["backlog_lag_s"] > plan.max_backlog_lag:
-            problems.append(f"backlog: last status {step['backlog_lag_s']:.2f}s after last send")
-        if not step["ack_ms"]["p99"] <= plan.max_ack_p99_ms:
-            problems.append("ack p99 > 1 s")
-        step["problems"] = problems
+        step["problems"] = search_problems(step, plan)
         step.pop("samples")
         steps.append(step)
-        if problems:
+        if step["problems"]:
             break
-        best = step
+    return _search_result(server, steps)
+
+
+def search_problems(step: dict[str, Any], plan: Plan) -> list[str]:
+    """Why a step of the rate search failed; empty if it passed."""
+    problems = []
+    if step["acked_200"] < step["requests"]:
+        problems.append("non-200 acks")
+    if not step["drained"] or step["sms_accepted"] < step["sms_expected"]:
+        problems.append("SMS or statuses missing")
+    elif step["backlog_lag_s"] > plan.max_backlog_lag:
+        problems.append(f"backlog: last status {step['backlog_lag_s']:.2f}s after last send")
+    if not step["ack_ms"]["p99"] <= plan.max_ack_p99_ms:
+        problems.append("ack p99 > 1 s")
+    return problems
+
+
+def _search_result(server: Server, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The search's figures at its highest passing step (only the last step can fail)."""
+    passed = [step for step in steps if not step["problems"]]
+    best = passed[-1] if passed else None
     return {
         "server": server.name,
         "max_rate": best["rate"] if best else 0,
@@ -228,27 +244,32 @@ async def insert_scheduled(url: str, tracker: Tracker, count: int, lead: float) 
     try:
         for index in range(count):
             tag = new_tag()
-            draft = RequestDraft(
-                interaction_key=f"bench:scheduled:{tag}",
-                team_id="T_SANDBOX",
-                user_id="U_ALICE",
-                channel_id="C_GENERAL",
-                response_url=None,
-                recipients=(new_number(),),
-                message=f"{tag} scheduled {index}",
-                sms_id="s0",
-                segments=1,
-                requested_at=now,
-                send_at=send_at,
-                scheduler=Scheduler.BOT,
+            await ledger.open_request(
+                _scheduled_draft(tag, index, now, send_at), hourly_limit=10**9
             )
-            await ledger.open_request(draft, hourly_limit=10**9)
             record = Record(tag, 1, due=due)
             tracker.add(record)
             records.append(record)
     finally:
         await ledger.close()
     return records
+
+
+def _scheduled_draft(tag: str, index: int, now: datetime, send_at: datetime) -> RequestDraft:
+    return RequestDraft(
+        interaction_key=f"bench:scheduled:{tag}",
+        team_id="T_SANDBOX",
+        user_id="U_ALICE",
+        channel_id="C_GENERAL",
+        response_url=None,
+        recipients=(new_number(),),
+        message=f"{tag} scheduled {index}",
+        sms_id="s0",
+        segments=1,
+        requested_at=now,
+        send_at=send_at,
+        scheduler=Scheduler.BOT,
+    )
 
 
 def scheduled_summary(records: list[Record], cpu_s: float, server: Server) -> dict[str, Any]:

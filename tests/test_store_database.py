@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, event, insert, select
 
-from bot.store.database import ThreadedSqlite
-from bot.store.database import connect
+from bot.store.database import ThreadedSqlite, connect
 from bot.store.url import database_url_for
 
 rows = Table("rows", MetaData(), Column("id", Integer, primary_key=True))

@@ -19,9 +19,8 @@ from sqlalchemy import (
 
 from bot.core import OriginKind, State
 from bot.store import open_ledger
-from bot.store.database import Database
+from bot.store.database import Database, connect
 from bot.store.migrations import SCHEMA_VERSION
-from bot.store.database import connect
 from bot.store.types import UtcDateTime
 from bot.store.url import database_url_for
 from tests.store_fixtures import ledger_url  # noqa: F401 (fixture)

@@ -150,11 +150,10 @@ class FakeSipgate:
         """Answer 401 to requests whose Authorization header differs from this."""
         self._expected_auth = header_value
 
-    # The timeout parameter is the documented test API (a bounded wait), hence ASYNC109.
     async def wait_for_posts(
         self,
         count: int,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[ReceivedRequest]:
         """Wait until at least ``count`` SMS posts arrived; TimeoutError says how many did."""
         try:

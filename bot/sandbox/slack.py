@@ -343,7 +343,7 @@ class FakeSlack:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for a condition, not one await
+        timeout: float = 5.0,
     ) -> list[ApiCall]:
         """Wait until ``method`` was called ``count`` times; all its calls so far."""
         await poll_until(
@@ -359,7 +359,7 @@ class FakeSlack:
     async def wait_for_responses(
         self,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - as in wait_for
+        timeout: float = 5.0,
     ) -> list[ResponsePost]:
         """Wait until ``count`` response_url posts arrived; all of them so far."""
         await poll_until(

@@ -95,7 +95,7 @@ class FakeSocketModeSlack(FakeSlack):
     async def wait_connected(
         self,
         connections: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for a condition
+        timeout: float = 5.0,
     ) -> None:
         """Wait until ``connections`` connections were made and the latest is open."""
         await poll_until(
@@ -142,7 +142,7 @@ class FakeSocketModeSlack(FakeSlack):
     async def wait_for_ack(
         self,
         envelope_id: str,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for a condition
+        timeout: float = 5.0,
     ) -> Ack:
         """The client's ack of ``envelope_id`` (waits up to ``timeout`` seconds)."""
         await poll_until(
@@ -222,7 +222,7 @@ def _hello(connections: int) -> JsonDict:
     }
 
 
-async def wait_closed(fake: FakeSocketModeSlack, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+async def wait_closed(fake: FakeSocketModeSlack, timeout: float = 5.0) -> None:
     """Wait until no client is connected."""
     await poll_until(lambda: not fake.connected, timeout, lambda: "the client is still connected")
     await asyncio.sleep(0)

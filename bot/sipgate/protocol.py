@@ -1,7 +1,7 @@
 """The sipgate REST v2 protocol without I/O: build requests, read answers, map failures.
 
-Keeping this pure (like gidgethub's ``sansio``) lets every status code and body shape be
-tested without a server; ``client.py`` only moves bytes.
+Keeping this pure (values in, values out) lets every status code and body shape be tested
+without a server; ``client.py`` only moves bytes.
 """
 
 from __future__ import annotations

@@ -262,7 +262,8 @@ def connect(url: str) -> Database:
 
 
 def _serialise_sqlite_writes(engine: Any) -> None:
-    """SQLAlchemy's recipe: the driver stops issuing BEGIN, we issue the kind we need."""
+    """The driver stops issuing BEGIN; we issue the kind we need (``BEGIN IMMEDIATE`` takes the
+    write lock up front, so a second writer waits for it instead of failing mid-transaction)."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:

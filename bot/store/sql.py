@@ -153,8 +153,8 @@ class SqlLedger(Ledger):
     def _insert(
         self, conn: Connection, posts: list[StatusPost], *, draft: RequestDraft, limit: int
     ) -> OpenResult:
-        # The key first (ON CONFLICT: a duplicate is never told "over the limit" by its own
-        # first copy), then the count, then the sends.
+        # The key first, then the count, then the sends: the insert of the key is the duplicate
+        # check (ON CONFLICT), so a duplicate is never told "over the limit" by its own first copy.
         if self._postgres:
             conn.execute(_USER_LOCK, {"key": f"sms-user:{draft.user_id}"})
         now = self._clock()
