@@ -79,11 +79,19 @@ SMOKE = Plan(
 )
 
 
+def channel_of(tag: str) -> str:
+    """Each request in a conversation of its own: Slack paces posts per conversation (about one
+    a second), so a load in one channel would measure the pacing, not the bot."""
+    return f"C_{tag.upper().replace('-', '_')}"
+
+
 def quick_body(slack: FakeSlack) -> BodyFactory:
     def make(tag: str) -> tuple[str, int]:
+        channel = channel_of(tag)
         fields = slash_command_fields(
             text=f"{new_number()} {tag} load test",
-            response_url=slack.new_response_url(user_id="U_ALICE", channel_id="C_GENERAL"),
+            channel_id=channel,
+            response_url=slack.new_response_url(user_id="U_ALICE", channel_id=channel),
             trigger_id=new_trigger_id(),
         )
         return form_body(fields), 1
@@ -94,9 +102,11 @@ def quick_body(slack: FakeSlack) -> BodyFactory:
 def multi_body(slack: FakeSlack, recipients: int = 10) -> BodyFactory:
     def make(tag: str) -> tuple[str, int]:
         numbers = ", ".join(new_number() for _ in range(recipients))
+        channel = channel_of(tag)
         fields = slash_command_fields(
             text=f"{numbers} {tag} to ten",
-            response_url=slack.new_response_url(user_id="U_ALICE", channel_id="C_GENERAL"),
+            channel_id=channel,
+            response_url=slack.new_response_url(user_id="U_ALICE", channel_id=channel),
             trigger_id=new_trigger_id(),
         )
         return form_body(fields), recipients
@@ -105,11 +115,13 @@ def multi_body(slack: FakeSlack, recipients: int = 10) -> BodyFactory:
 
 
 def modal_body() -> BodyFactory:
-    form = ComposeForm(ModalMetadata("C_GENERAL", None), [SmsExtension("s0", "SMS", "")], 1600, 30)
-    view = compose_view(form)
     counter = iter(range(10**9))
 
     def make(tag: str) -> tuple[str, int]:
+        form = ComposeForm(
+            ModalMetadata(channel_of(tag)), [SmsExtension("s0", "SMS", "")], 1600, 30
+        )
+        view = compose_view(form)
         state = modal_state(to=new_number(), message=f"{tag} from the form")
         payload = view_submission_payload(view=view, state=state, view_id=f"VB{next(counter)}")
         return interactive_body(payload), 1
@@ -260,7 +272,7 @@ def _scheduled_draft(tag: str, index: int, now: datetime, send_at: datetime) -> 
         interaction_key=f"bench:scheduled:{tag}",
         team_id="T_SANDBOX",
         user_id="U_ALICE",
-        channel_id="C_GENERAL",
+        channel_id=channel_of(tag),
         response_url=None,
         recipients=(new_number(),),
         message=f"{tag} scheduled {index}",

@@ -12,7 +12,7 @@ import pytest
 
 from bot.core import State
 from bot.sandbox.harness import Fakes, ManualClock
-from tests.conftest import MakeBot, assert_stays, response_texts, thread, top_level, wait_thread
+from tests.conftest import MakeBot, assert_stays, thread, top_level, wait_thread
 from tests.test_faults_sipgate import fire_due, only_send, schedule
 
 NUMBER = "+49 151 12345678"
@@ -39,7 +39,7 @@ async def test_rate_limited_post_is_retried_after_retry_after_and_shown_once(
 
 
 @pytest.mark.parametrize("status", [500, 503])
-async def test_slack_5xx_on_the_status_falls_back_to_the_response_url(
+async def test_slack_5xx_on_the_status_is_tried_again_and_shown_once(
     make_bot: MakeBot, fakes: Fakes, status: int
 ) -> None:
     bot = await make_bot()
@@ -47,19 +47,19 @@ async def test_slack_5xx_on_the_status_falls_back_to_the_response_url(
 
     await bot.command(f"{NUMBER} hi")
 
-    (answer,) = await fakes.slack.wait_for_responses(1)
-    assert answer.body["response_type"] == "ephemeral"
-    assert "accepted by sipgate" in response_texts(fakes.slack)[0]
-    await assert_stays(
-        lambda: len(fakes.slack.responses) == 1 and not top_level(fakes.slack, "C_GENERAL"),
-        within=0.1,
-        what="the outcome was told twice",
-    )
+    _, (reply,) = await wait_thread(fakes.slack, "C_GENERAL", within=8.0)
+    assert "accepted by sipgate" in reply.text
+    await fakes.slack.wait_for("chat.update", 1)
+    posts = fakes.slack.calls_to("chat.postMessage")
+    assert len(posts) == 3  # the failed parent, the parent again, the reply
+    assert posts[1].at - posts[0].at >= 0.4  # a pause before trying again
+    assert len(top_level(fakes.slack, "C_GENERAL")) == 1
+    assert fakes.slack.responses == []
     assert (await only_send(bot)).state is State.ACCEPTED
     assert len(fakes.sipgate.sms_posts) == 1
 
 
-async def test_slack_5xx_on_a_scheduled_reply_goes_to_a_dm(
+async def test_slack_5xx_on_a_scheduled_reply_is_tried_again_in_the_thread(
     make_bot: MakeBot, fakes: Fakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
@@ -68,9 +68,10 @@ async def test_slack_5xx_on_a_scheduled_reply_goes_to_a_dm(
 
     await fire_due(bot, clock)
 
-    (dm,) = fakes.slack.messages("U_ALICE")
-    assert "Update on SMS #1" in dm.text
-    assert "accepted by sipgate" in dm.text
+    _, replies = await wait_thread(fakes.slack, "C_GENERAL", replies=2, within=8.0)
+    assert "accepted by sipgate" in replies[1].text
+    await fakes.slack.wait_for("chat.update", 2)
+    assert fakes.slack.messages("U_ALICE") == []
     assert (await only_send(bot)).state is State.ACCEPTED
     assert len(fakes.sipgate.sms_posts) == 1
 

@@ -52,7 +52,6 @@ async def test_claims_no_more_than_it_can_send_at_once(
     fakes.sipgate.script_send(*[SLOW] * CONCURRENCY)
     config = SchedulerConfig(
         grace=timedelta(minutes=15),
-        orphan_after=timedelta(minutes=5),
         interval=60,  # only a freed slot can start the next round within the test
         concurrency=CONCURRENCY,
     )
@@ -94,9 +93,7 @@ async def test_a_round_with_every_slot_taken_claims_nothing_and_says_more_may_be
     bot = await make_bot(run_scheduler=False, SIPGATE_TIMEOUT="10")
     await store_due(bot, clock, CONCURRENCY + 1)
     fakes.sipgate.script_send(*[SLOW] * CONCURRENCY)
-    config = SchedulerConfig(
-        grace=timedelta(minutes=15), orphan_after=timedelta(minutes=5), concurrency=CONCURRENCY
-    )
+    config = SchedulerConfig(grace=timedelta(minutes=15), concurrency=CONCURRENCY)
     scheduler = SendScheduler(bot.ledger, bot.bot.service, config, clock, bot.bot.tracker)
     clock.advance(timedelta(minutes=2))
 

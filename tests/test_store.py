@@ -354,17 +354,26 @@ async def test_overdue_sends_are_missed_not_sent(
     assert await usage(ledger, "U1", now) == Usage(1, now + timedelta(hours=1))
 
 
-async def test_sends_left_sending_become_unknown(
-    ledger: SqlLedger, ledger_clock: FakeClock
+async def test_sends_of_an_instance_whose_lease_ended_become_unknown(
+    open_ledgers: OpenLedger, ledger_clock: FakeClock
 ) -> None:
-    orphan = await opened(ledger, draft("command:1", ledger_clock.now))
-    restart = ledger_clock.advance(minutes=5)
-    fresh = await opened(ledger, draft("command:2", restart))
-    [resolved] = await ledger.resolve_orphans(restart)
+    gone, alive = await open_ledgers(), await open_ledgers()
+    lease = timedelta(seconds=10)
+    await gone.renew_lease(ledger_clock.now, lease)
+    await alive.renew_lease(ledger_clock.now, lease)
+    orphan = await opened(gone, draft("command:1", ledger_clock.now))
+    mine = await opened(alive, draft("command:2", ledger_clock.now))
+    assert await alive.resolve_orphans(ledger_clock.now) == []  # its instance is alive
+
+    later = ledger_clock.advance(seconds=11)  # "gone" stopped renewing
+    await alive.renew_lease(later, lease)
+    [resolved] = await alive.resolve_orphans(later)
+
     assert (resolved.id, states(resolved)) == (orphan.id, [State.UNKNOWN])
-    assert not await ledger.finish(orphan.sends[0].id, State.ACCEPTED)
-    assert states(await ledger.get_request(fresh.id)) == [State.SENDING]
-    assert (await ledger.history(orphan.id))[-1].at == restart
+    assert resolved.sends[0].error_kind == "interrupted"
+    assert not await gone.finish(orphan.sends[0].id, State.ACCEPTED)
+    assert states(await alive.get_request(mine.id)) == [State.SENDING]
+    assert (await alive.history(orphan.id))[-1].at == later
 
 
 # --- cancel -------------------------------------------------------------------------------

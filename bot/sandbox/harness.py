@@ -21,7 +21,7 @@ from slack_bolt.response import BoltResponse
 from bot.app import Bot
 from bot.core import Clock, Ledger, SendScheduler, utc_now
 from bot.sandbox.sipgate import FakeSipgate
-from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack import FakeSlack, poll_until
 from bot.sandbox.slack_requests import (
     block_actions_payload,
     form_body,
@@ -127,10 +127,20 @@ class Sandbox:
         if not await self.bot.tracker.wait_idle(within):
             raise AssertionError(f"the bot was still busy after {within} s")
 
+    async def delivered(self, within: float = 5.0) -> None:
+        """Wait until the bot's status posts are in Slack (or waiting to be tried again)."""
+        await poll_until(
+            lambda: not self.bot.outbox.busy,
+            within,
+            lambda: f"status posts still under way after {within} s",
+        )
+
     async def fire_due(self) -> bool:
-        """One scheduler round, then wait for what it fired; whether more may be due."""
+        """One scheduler round, then wait for what it fired and its statuses; whether more
+        may be due."""
         more = await self.scheduler.run_once()
         await self.settle()
+        await self.delivered()
         return more
 
     async def serve_http(self) -> str:

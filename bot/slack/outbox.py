@@ -59,6 +59,12 @@ class StatusOutbox:
         """Posts this instance holds and has not delivered yet."""
         return sum(len(posts) for posts in self._queued.values())
 
+    @property
+    def busy(self) -> bool:
+        """Whether a post is being delivered or ready to be (not waiting for a retry)."""
+        ready = any(posts and queue not in self._later for queue, posts in self._queued.items())
+        return bool(self._draining) or ready
+
     async def run(self) -> None:
         """Claim rounds until cancelled; a failing round is logged and retried."""
         while True:

@@ -1,9 +1,10 @@
 """The statements behind the status outbox and the instance leases.
 
 A status post is written in the transaction of the change it reports, locked to the instance
-that made the change (which delivers it at once), unless another live instance is still
-delivering earlier posts of the same queue: then it waits unlocked, and whoever takes the
-queue next delivers it after those. An instance whose lease ended holds nothing.
+that made the change (which delivers it at once), unless the queue still holds earlier posts
+that are not this instance's (another instance's, or a stopped one's): then it waits unlocked,
+and whoever takes the queue next delivers it after those. An instance whose lease ended holds
+nothing.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def record(
 ) -> StatusPost | None:
     """Write a status post of a request; the post if this instance delivers it."""
     queue = request_queue(request_id)
-    mine = kind is StatusKind.OPENED or not _held_by_another(conn, queue, me, at)
+    mine = kind is StatusKind.OPENED or not _others_before(conn, queue, me)
     values = {
         "queue": queue,
         "kind": kind.value,
@@ -81,14 +82,14 @@ def record(
     return to_post(row) if mine else None
 
 
-def _held_by_another(conn: Connection, queue: str, me: str, now: datetime) -> bool:
-    held = exists().where(
+def _others_before(conn: Connection, queue: str, me: str) -> bool:
+    """Whether the queue holds undelivered posts that are not this instance's to deliver."""
+    others = exists().where(
         status_outbox.c.queue == queue,
         _PENDING,
-        status_outbox.c.locked_by != me,
-        status_outbox.c.locked_by.in_(live_instances(now)),
+        status_outbox.c.locked_by.is_(None) | (status_outbox.c.locked_by != me),
     )
-    return bool(conn.scalar(select(held)))
+    return bool(conn.scalar(select(others)))
 
 
 def claim(conn: Connection, me: str, now: datetime, limit: int) -> list[StatusPost]:
