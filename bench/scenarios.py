@@ -24,7 +24,7 @@ from bench.load import (
     summarise,
 )
 from bench.proc import Server
-from bot.core import RequestDraft, Scheduler, SmsExtension
+from bot.core import RequestDraft, Scheduler, SmsExtension, StatusPost
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack_requests import (
     form_body,
@@ -252,6 +252,8 @@ async def insert_scheduled(url: str, tracker: Tracker, count: int, lead: float) 
     send_at = now + timedelta(seconds=lead)
     due = time.monotonic() + (send_at - datetime.now(UTC)).total_seconds()
     ledger = await open_ledger(url)
+    posts: list[StatusPost] = []
+    ledger.on_status(posts.extend)
     records = []
     try:
         for index in range(count):
@@ -262,6 +264,8 @@ async def insert_scheduled(url: str, tracker: Tracker, count: int, lead: float) 
             record = Record(tag, 1, due=due)
             tracker.add(record)
             records.append(record)
+        # As if they had been scheduled from Slack earlier: their status is shown already.
+        await ledger.status_delivered([post.id for post in posts])
     finally:
         await ledger.close()
     return records

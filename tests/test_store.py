@@ -462,7 +462,7 @@ async def test_history_shows_every_transition(ledger: SqlLedger, ledger_clock: F
 
 async def test_status_message_is_remembered(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
     request = await opened(ledger, draft("command:1", ledger_clock.now))
-    await ledger.set_status_message(request.id, "C9", "1700000000.000100")
+    await ledger.status_delivered([], shown=[(request.id, "C9", "1700000000.000100")])
     stored = await ledger.get_request(request.id)
     assert stored is not None
     assert (stored.status_channel, stored.status_ts) == ("C9", "1700000000.000100")

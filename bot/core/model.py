@@ -236,7 +236,12 @@ class StatusKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StatusPost:
-    """A status post waiting in the ledger until Slack has it, delivered in order per queue."""
+    """A status post waiting in the ledger until Slack has it, delivered in order per queue.
+
+    ``request`` and ``sends``: what the ledger knew when it recorded the post (the request as
+    stored, or the sends that changed), so that whoever delivers it need not read it back;
+    they are not stored, and a post read from the ledger has neither.
+    """
 
     id: int
     queue: str  # "request:<id>" or "conversation:<id>"
@@ -247,3 +252,5 @@ class StatusPost:
     created_at: datetime
     next_attempt_at: datetime
     attempts: int = 0
+    request: SmsRequest | None = field(default=None, compare=False, repr=False)
+    sends: tuple[SendRecord, ...] = field(default=(), compare=False, repr=False)

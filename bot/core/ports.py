@@ -124,17 +124,19 @@ class Ledger(Protocol):
         ...
 
     async def status_delivered(
-        self, post_ids: Sequence[int], *, undelivered: bool = False, error: str | None = None
+        self,
+        post_ids: Sequence[int],
+        *,
+        undelivered: bool = False,
+        error: str | None = None,
+        shown: Sequence[tuple[int, str, str]] = (),
     ) -> None:
-        """Delivered (or, with ``undelivered``, given up): never tried again."""
+        """Delivered (or, with ``undelivered``, given up): never tried again. ``shown``: where
+        requests' status messages now are, as (request id, channel, ts)."""
         ...
 
     async def status_retry(self, queue: str, at: datetime, error: str) -> None:
         """Try the queue's undelivered posts again at ``at`` (the first one failed)."""
-        ...
-
-    async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
-        """Remember where the request's status message is."""
         ...
 
     async def use_response_url(self, request_id: int) -> bool:

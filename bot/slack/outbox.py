@@ -1,12 +1,14 @@
 """The status outbox worker: delivers the ledger's status posts to Slack, in order, paced.
 
 The ledger hands over the posts this instance records the moment they are committed
-(``recorded``); a claim round every ``CLAIM_EVERY`` takes the queues nobody alive holds (posts
-of a stopped instance, or waiting behind another instance's). Each queue is drained by one task
-at a time, oldest post first. Consecutive outcome posts of a request become one reply, sent once
-none of its sends is still waiting for sipgate. A transient failure waits (``Retry-After`` for a
-429, a growing jittered pause otherwise) and tries the queue again; after ``GIVE_UP`` a post is
-marked undelivered and logged.
+(``recorded``), with what it knew about the request then; a claim round every ``CLAIM_EVERY``
+takes the queues nobody alive holds (posts of a stopped instance, or waiting behind another
+instance's). Each queue is drained by one task at a time, oldest post first. Consecutive
+outcome posts of a request become one reply, sent once none of its sends is still waiting for
+sipgate. A transient failure waits (``Retry-After`` for a 429, a growing jittered pause
+otherwise) and tries the queue again; after ``GIVE_UP`` a post is marked undelivered and
+logged. What was delivered is written to the ledger in small batches (``Marks``): a crash
+just before such a write means a status is shown twice, never lost.
 """
 
 from __future__ import annotations
@@ -25,11 +27,51 @@ from bot.slack.web import SlackCallFailed
 log = logging.getLogger(__name__)
 
 CLAIM_EVERY = 1.0  # seconds between claim rounds
-CLAIM_QUEUES = 50  # queues one claim round takes at most
+CLAIM_QUEUES = 50  # queues one claim round takes at most (a full round runs again at once)
 GIVE_UP = timedelta(hours=24)
 WAIT_FOR_SENDS = 2.0  # seconds before looking again at outcome posts whose request still sends
 STALE_OUTCOME = timedelta(minutes=2)  # longer than any send can take: report what is known
 STOP_GRACE = 3.0  # seconds at shutdown for posts under way
+MARK_EVERY = 0.02  # seconds between two writes of what was delivered
+
+
+class Marks:
+    """Delivered posts and new status messages, written to the ledger together, in batches."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self._delivered: list[int] = []
+        self._shown: list[tuple[int, str, str]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    def delivered(self, post_ids: Sequence[int]) -> None:
+        self._delivered.extend(post_ids)
+        self._soon()
+
+    def shown(self, request: SmsRequest) -> None:
+        """The request's status message is in Slack: remember where."""
+        if request.status_ts is not None:
+            self._shown.append((request.id, request.channel_id, request.status_ts))
+            self._soon()
+
+    async def flush(self) -> None:
+        """Write what is waiting now (kept for the next write if the database fails)."""
+        delivered, shown = self._delivered, self._shown
+        self._delivered, self._shown = [], []
+        try:
+            await self._ledger.status_delivered(delivered, shown=shown)
+        except Exception:
+            log.exception("delivered status posts not recorded yet")
+            self._delivered[:0], self._shown[:0] = delivered, shown
+
+    def _soon(self) -> None:
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write_later())
+
+    async def _write_later(self) -> None:
+        await asyncio.sleep(MARK_EVERY)
+        while self._delivered or self._shown:
+            await self.flush()
 
 
 class StatusOutbox:
@@ -39,7 +81,9 @@ class StatusOutbox:
         self._ledger = ledger
         self._delivery = delivery
         self._clock = clock
+        self._marks = Marks(ledger)
         self._queued: dict[str, list[StatusPost]] = {}
+        self._known: dict[int, SmsRequest] = {}  # requests as last seen, while queued
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._later: dict[str, asyncio.TimerHandle] = {}
         self._resume_at: dict[str, float] = {}  # loop time before which a queue waits
@@ -48,16 +92,21 @@ class StatusOutbox:
     def recorded(self, posts: Sequence[StatusPost]) -> None:
         """Posts this instance holds: deliver them (after what its queue already holds)."""
         for post in posts:
+            self._learn(post)
             queued = self._queued.setdefault(post.queue, [])
             if all(known.id != post.id for known in queued):
                 queued.append(post)
         for queue in {post.queue for post in posts}:
             self._start(queue)
 
-    @property
-    def pending(self) -> int:
-        """Posts this instance holds and has not delivered yet."""
-        return sum(len(posts) for posts in self._queued.values())
+    def _learn(self, post: StatusPost) -> None:
+        """Keep what the ledger knew when it recorded the post."""
+        if post.request is not None:
+            self._known[post.request.id] = post.request
+        elif post.sends and (known := self._known.get(post.request_id or 0)) is not None:
+            changed = {send.id: send for send in post.sends}
+            sends = tuple(changed.get(send.id, send) for send in known.sends)
+            self._known[known.id] = dataclasses.replace(known, sends=sends)
 
     @property
     def busy(self) -> bool:
@@ -69,10 +118,13 @@ class StatusOutbox:
         """Claim rounds until cancelled; a failing round is logged and retried."""
         while True:
             try:
-                self.recorded(await self._ledger.claim_statuses(self._clock(), CLAIM_QUEUES))
+                claimed = await self._ledger.claim_statuses(self._clock(), CLAIM_QUEUES)
+                self.recorded(claimed)
             except Exception:
                 log.exception("status claim round failed")
-            await asyncio.sleep(CLAIM_EVERY)
+                claimed = []
+            if len({post.queue for post in claimed}) < CLAIM_QUEUES:
+                await asyncio.sleep(CLAIM_EVERY)
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Give posts under way ``grace`` seconds, then stop (the lease frees the rest)."""
@@ -84,6 +136,7 @@ class StatusOutbox:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
+        await self._marks.flush()
 
     def _start(self, queue: str) -> None:
         if queue in self._draining or not self._queued.get(queue):
@@ -103,6 +156,14 @@ class StatusOutbox:
         self._draining.pop(queue, None)
         if not self._queued.get(queue):
             self._queued.pop(queue, None)
+            self._forget(_request_id(queue))
+
+    def _forget(self, request_id: int) -> None:
+        """Drop a request from memory once nothing of it is under way here (an outcome of a
+        send still out may come next, and must find the status message just posted)."""
+        known = self._known.get(request_id)
+        if known is not None and all(send.state is not State.SENDING for send in known.sends):
+            del self._known[request_id]
 
     def _start_in(self, queue: str, seconds: float) -> None:
         loop = asyncio.get_running_loop()
@@ -131,13 +192,18 @@ class StatusOutbox:
             await self._done(queue, [head], error="request_gone")
             return True
         batch = self._batch(queue, request)
-        if not batch:
-            self._start_in(queue, WAIT_FOR_SENDS)
+        if not batch:  # the next outcome starts it again; the timer is a backstop
+            asyncio.get_running_loop().call_later(WAIT_FOR_SENDS, self._start, queue)
             return False
         return await self._attempt(queue, batch, request)
 
     async def _request(self, post: StatusPost) -> SmsRequest | None:
-        return None if post.request_id is None else await self._ledger.get_request(post.request_id)
+        if post.request_id is None:
+            return None
+        known = self._known.get(post.request_id)
+        if known is None:
+            known = await self._ledger.get_request(post.request_id)
+        return known
 
     def _batch(self, queue: str, request: SmsRequest) -> list[StatusPost]:
         """The next post, or the run of outcome posts; empty while its sends still go out."""
@@ -150,19 +216,24 @@ class StatusOutbox:
 
     async def _attempt(self, queue: str, batch: list[StatusPost], request: SmsRequest) -> bool:
         try:
-            await self._delivery.deliver(batch, request)
+            shown = await self._delivery.deliver(batch, request)
         except SlackCallFailed as failed:
             return await self._failed(queue, batch, failed)
-        await self._done(queue, batch)
+        if shown.status_ts != request.status_ts:
+            self._marks.shown(shown)
+            current = self._known.get(shown.id, shown)  # may have learnt new states meanwhile
+            self._known[shown.id] = dataclasses.replace(
+                current, status_channel=shown.status_channel, status_ts=shown.status_ts
+            )
+        self._marks.delivered([post.id for post in batch])
+        self._drop(queue, batch)
         return True
 
     async def _failed(self, queue: str, batch: list[StatusPost], failed: SlackCallFailed) -> bool:
         now = self._clock()
         if now - batch[0].created_at > GIVE_UP:
-            log.error(
-                "status undelivered after a day", extra={"queue": queue, "error": failed.code}
-            )
-            await self._done(queue, batch, error=failed.code, undelivered=True)
+            log.error("status undelivered", extra={"queue": queue, "error": failed.code})
+            await self._done(queue, batch, error=failed.code)
             return True
         wait = failed.retry_after if failed.retry_after is not None else backoff(batch[0].attempts)
         await self._ledger.status_retry(queue, now + timedelta(seconds=wait), failed.code)
@@ -170,17 +241,20 @@ class StatusOutbox:
         self._start_in(queue, wait)
         return False
 
-    async def _done(
-        self,
-        queue: str,
-        batch: list[StatusPost],
-        *,
-        error: str | None = None,
-        undelivered: bool = False,
-    ) -> None:
+    async def _done(self, queue: str, batch: list[StatusPost], *, error: str) -> None:
+        """Give the batch up: recorded as undelivered at once, never tried again."""
         ids = [post.id for post in batch]
-        await self._ledger.status_delivered(ids, undelivered=undelivered, error=error)
+        await self._ledger.status_delivered(ids, undelivered=True, error=error)
+        self._drop(queue, batch)
+
+    def _drop(self, queue: str, batch: list[StatusPost]) -> None:
+        ids = {post.id for post in batch}
         self._queued[queue] = [post for post in self._queued[queue] if post.id not in ids]
+
+
+def _request_id(queue: str) -> int:
+    kind, _, number = queue.partition(":")
+    return int(number) if kind == "request" and number.isdigit() else 0
 
 
 def _leading(posts: Sequence[StatusPost], kind: StatusKind) -> list[StatusPost]:

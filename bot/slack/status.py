@@ -68,7 +68,6 @@ class StatusDelivery:
             if failed.transient:
                 raise
             return request  # the bot cannot post there: the replies take the fallback
-        await self._ledger.set_status_message(request.id, request.channel_id, ts)
         return dataclasses.replace(request, status_channel=request.channel_id, status_ts=ts)
 
     def _message(

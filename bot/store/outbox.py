@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -29,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bot.core import StatusKind, StatusPost
+from bot.core import SendRecord, SmsRequest, StatusKind, StatusPost
 from bot.store.schema import instances, requests, sends, status_outbox
 
 _COLUMNS = (
@@ -55,41 +57,73 @@ def live_instances(now: datetime) -> Select[Any]:
     return select(instances.c.id).where(instances.c.expires_at > now)
 
 
-def record(
-    conn: Connection,
-    me: str,
-    kind: StatusKind,
-    at: datetime,
-    *,
-    request_id: int,
-    send_ids: Sequence[int] = (),
-    detail: str | None = None,
-) -> StatusPost | None:
+# The statements every send runs are built once, with bound parameters (building one per call
+# costs more CPU than running it).
+_INSERT = insert(status_outbox).returning(status_outbox.c.id)
+_OTHERS_BEFORE = select(
+    exists().where(
+        status_outbox.c.queue == bindparam("queue"),
+        _PENDING,
+        status_outbox.c.locked_by.is_(None) | (status_outbox.c.locked_by != bindparam("me")),
+    )
+)
+_DELIVERED = (
+    update(status_outbox)
+    .where(status_outbox.c.id == bindparam("post_id"))
+    .values(
+        done_at=bindparam("at"), undelivered=bindparam("gave_up"), last_error=bindparam("error")
+    )
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A status post to write: what it tells, about which sends, and the ledger's snapshot."""
+
+    kind: StatusKind
+    request_id: int
+    send_ids: tuple[int, ...] = ()
+    detail: str | None = None
+    request: SmsRequest | None = None
+    sends: tuple[SendRecord, ...] = ()
+
+    @classmethod
+    def about(cls, kind: StatusKind, request_id: int, sends: Sequence[SendRecord]) -> Recorded:
+        """A post about these sends of the request."""
+        return cls(kind, request_id, tuple(send.id for send in sends), sends=tuple(sends))
+
+
+def record(conn: Connection, me: str, at: datetime, post: Recorded) -> StatusPost | None:
     """Write a status post of a request; the post if this instance delivers it."""
-    queue = request_queue(request_id)
-    mine = kind is StatusKind.OPENED or not _others_before(conn, queue, me)
+    queue = request_queue(post.request_id)
+    others = post.kind is not StatusKind.OPENED and conn.scalar(
+        _OTHERS_BEFORE, {"queue": queue, "me": me}
+    )
     values = {
         "queue": queue,
-        "kind": kind.value,
-        "request_id": request_id,
-        "send_ids": ",".join(map(str, send_ids)) or None,
-        "detail": detail,
+        "kind": post.kind.value,
+        "request_id": post.request_id,
+        "send_ids": ",".join(map(str, post.send_ids)) or None,
+        "detail": post.detail,
         "created_at": at,
         "next_attempt_at": at,
-        "locked_by": me if mine else None,
+        "locked_by": None if others else me,
     }
-    row = conn.execute(insert(status_outbox).values(values).returning(*_COLUMNS)).one()
-    return to_post(row) if mine else None
+    post_id: int = conn.execute(_INSERT, values).scalar_one()
+    if others:
+        return None
+    return StatusPost(post_id, queue, post.kind, post.request_id, post.send_ids, post.detail,
+                      at, at, 0, post.request, post.sends)  # fmt: skip
 
 
-def _others_before(conn: Connection, queue: str, me: str) -> bool:
-    """Whether the queue holds undelivered posts that are not this instance's to deliver."""
-    others = exists().where(
-        status_outbox.c.queue == queue,
+def any_claimable(conn: Connection, now: datetime) -> bool:
+    """Whether a due post is held by no live instance (a cheap look before a claim)."""
+    free = exists().where(
         _PENDING,
-        status_outbox.c.locked_by.is_(None) | (status_outbox.c.locked_by != me),
+        status_outbox.c.next_attempt_at <= now,
+        status_outbox.c.locked_by.is_(None) | status_outbox.c.locked_by.not_in(live_instances(now)),
     )
-    return bool(conn.scalar(select(others)))
+    return bool(conn.scalar(select(free)))
 
 
 def claim(conn: Connection, me: str, now: datetime, limit: int) -> list[StatusPost]:
@@ -121,8 +155,9 @@ def claim(conn: Connection, me: str, now: datetime, limit: int) -> list[StatusPo
 def delivered(
     conn: Connection, ids: Sequence[int], at: datetime, *, undelivered: bool, error: str | None
 ) -> None:
-    stmt = update(status_outbox).where(status_outbox.c.id.in_(list(ids)))
-    conn.execute(stmt.values(done_at=at, undelivered=undelivered, last_error=error))
+    rows = [{"post_id": i, "at": at, "gave_up": undelivered, "error": error} for i in ids]
+    if rows:
+        conn.execute(_DELIVERED, rows)
 
 
 def retry(conn: Connection, queue: str, at: datetime, error: str) -> None:

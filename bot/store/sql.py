@@ -126,15 +126,10 @@ class SqlLedger(Ledger):
                 listener(tuple(posts))
         return result
 
-    def _record(self, conn: Connection, posts: list[StatusPost], kind: StatusKind,
-                request_id: int, send_ids: Sequence[int] = (), detail: str | None = None,
-                ) -> None:  # fmt: skip
-        post = ob.record(
-            conn, self._me, kind, self._clock(), request_id=request_id, send_ids=send_ids,
-            detail=detail,
-        )  # fmt: skip
-        if post is not None:
-            posts.append(post)
+    def _record(self, conn: Connection, posts: list[StatusPost], post: ob.Recorded) -> None:
+        recorded = ob.record(conn, self._me, self._clock(), post)
+        if recorded is not None:
+            posts.append(recorded)
 
     async def schema_version(self) -> int | None:
         return await self.database.read(current_version)
@@ -167,10 +162,11 @@ class SqlLedger(Ledger):
             raise _OverLimitError(refused)
         state = State.SCHEDULED if draft.held_by_bot else State.SENDING
         created = q.insert_sends(conn, request_id, draft, state, now, claimed_by=self._me)
-        self._record(conn, posts, StatusKind.OPENED, request_id)
+        request = q.new_request(request_id, draft, created)
+        self._record(conn, posts, ob.Recorded(StatusKind.OPENED, request_id, request=request))
         if draft.held_by_bot:
-            self._record(conn, posts, StatusKind.SCHEDULED, request_id)
-        return Opened(q.new_request(request_id, draft, created))
+            self._record(conn, posts, ob.Recorded(StatusKind.SCHEDULED, request_id))
+        return Opened(request)
 
     async def record_denied(self, draft: RequestDraft, reason: str) -> None:
         _check_draft(draft)
@@ -210,7 +206,10 @@ class SqlLedger(Ledger):
                 conn, send_id, state, at, status=sipgate_status, kind=error_kind, detail=detail
             )
             for send in changed:
-                self._record(conn, posts, StatusKind.OUTCOME, send.request_id, (send.id,))
+                outcome = ob.Recorded(
+                    StatusKind.OUTCOME, send.request_id, (send.id,), sends=(send,)
+                )
+                self._record(conn, posts, outcome)
             return bool(changed)
 
         return await self._write(work)
@@ -237,7 +236,8 @@ class SqlLedger(Ledger):
                 conn, q.transition(conn, where, State.MISSED, now, detail=detail)
             )
             for request in missed:
-                self._record(conn, posts, StatusKind.MISSED, request.id, _ids(request))
+                post = ob.Recorded.about(StatusKind.MISSED, request.id, request.sends)
+                self._record(conn, posts, post)
             return missed
 
         return await self._write(work)
@@ -250,9 +250,12 @@ class SqlLedger(Ledger):
             outcome = CancelOutcome.NOT_ALLOWED
             if owner == user_id or is_admin:
                 outcome = self._cancel_scheduled(conn, request_id, user_id)
-            if outcome is CancelOutcome.CANCELLED:
-                self._record(conn, posts, StatusKind.CANCELLED, request_id, detail=user_id)
             [request] = q.load_requests(conn, requests.c.id == request_id)
+            if outcome is CancelOutcome.CANCELLED:
+                post = ob.Recorded(
+                    StatusKind.CANCELLED, request_id, detail=user_id, request=request
+                )
+                self._record(conn, posts, post)
             return CancelResult(outcome, request)
 
         return await self._write(work)
@@ -302,7 +305,8 @@ class SqlLedger(Ledger):
             )
             orphans = q.with_requests(conn, cut_off)
             for request in orphans:
-                self._record(conn, posts, StatusKind.OUTCOME, request.id, _ids(request))
+                post = ob.Recorded.about(StatusKind.OUTCOME, request.id, request.sends)
+                self._record(conn, posts, post)
             return orphans
 
         return await self._write(work)
@@ -313,23 +317,29 @@ class SqlLedger(Ledger):
     # --- the status outbox -------------------------------------------------------------------
 
     async def claim_statuses(self, now: datetime, limit: int) -> list[StatusPost]:
+        if not await self.database.read(lambda conn: ob.any_claimable(conn, now)):
+            return []  # the usual case: a read, not a write
         return await self.database.write(lambda conn: ob.claim(conn, self._me, now, limit))
 
     async def status_delivered(
-        self, post_ids: Sequence[int], *, undelivered: bool = False, error: str | None = None
+        self,
+        post_ids: Sequence[int],
+        *,
+        undelivered: bool = False,
+        error: str | None = None,
+        shown: Sequence[tuple[int, str, str]] = (),
     ) -> None:
         at = self._clock()
-        await self.database.write(
-            lambda conn: ob.delivered(conn, post_ids, at, undelivered=undelivered, error=error)
-        )
+
+        def work(conn: Connection) -> None:
+            ob.delivered(conn, post_ids, at, undelivered=undelivered, error=error)
+            for request_id, channel_id, ts in shown:
+                q.set_status_message(conn, request_id, channel_id, ts)
+
+        await self.database.write(work)
 
     async def status_retry(self, queue: str, at: datetime, error: str) -> None:
         await self.database.write(lambda conn: ob.retry(conn, queue, at, error))
-
-    async def set_status_message(self, request_id: int, channel_id: str, ts: str) -> None:
-        await self.database.write(
-            lambda conn: q.set_status_message(conn, request_id, channel_id, ts)
-        )
 
     async def use_response_url(self, request_id: int) -> bool:
         return await self.database.write(lambda conn: ob.use_response_url(conn, request_id))
@@ -350,10 +360,6 @@ class _OverLimitError(Exception):
     def __init__(self, result: OverLimit) -> None:
         super().__init__("over the hourly limit")
         self.result = result
-
-
-def _ids(request: SmsRequest) -> tuple[int, ...]:
-    return tuple(send.id for send in request.sends)
 
 
 def _check_draft(draft: RequestDraft) -> None:
