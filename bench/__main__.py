@@ -32,6 +32,7 @@ from bench.scenarios import (
     scheduled_summary,
 )
 from bot.sandbox.harness import Fakes, sandbox_environ
+from tests.fakes import ScriptedFakes  # the fakes with latency
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESULTS = ROOT / "bench" / "results"
@@ -63,7 +64,7 @@ def bot_env(fakes: Fakes, database_url: str) -> dict[str, str]:
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     plan = SMOKE if args.smoke else Plan()
-    fakes = await Fakes.start(latency=args.latency / 1000)
+    fakes = await ScriptedFakes.start(latency=args.latency / 1000)
     tracker = Tracker(fakes.slack, fakes.sipgate)
     database_url = (
         POSTGRES_URL if args.database == "postgres" else f"sqlite:///{workdir / 'bench.db'}"

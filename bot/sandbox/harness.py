@@ -49,8 +49,10 @@ class ManualClock:
     def __call__(self) -> datetime:
         return self._now
 
-    def advance(self, delta: timedelta) -> None:
+    def advance(self, delta: timedelta) -> datetime:
+        """Move on by ``delta``; the new now."""
         self._now += delta
+        return self._now
 
 
 def sandbox_environ(slack: FakeSlack, sipgate: FakeSipgate, **overrides: str) -> dict[str, str]:
@@ -78,11 +80,14 @@ class Fakes:
     sipgate: FakeSipgate
 
     @classmethod
-    async def start(cls, *, latency: float = 0.0) -> Fakes:
-        slack, sipgate = FakeSlack(latency=latency), FakeSipgate(latency=latency)
-        await slack.start()
-        await sipgate.start()
-        return cls(slack, sipgate)
+    async def start(cls) -> Fakes:
+        return await cls(FakeSlack(), FakeSipgate()).started()
+
+    async def started(self) -> Self:
+        """Start both fakes; this pair."""
+        await self.slack.start()
+        await self.sipgate.start()
+        return self
 
     async def close(self) -> None:
         await self.slack.close()

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -73,16 +73,12 @@ class FakeSipgate:
         *,
         extensions: Sequence[SmsExtension] = (SmsExtension("s0", "SMS", "+4915799912345"),),
         user_id: str = "w0",
-        latency: float = 0.0,
     ) -> None:
         self.extensions = list(extensions)
         self.user_id = user_id
-        self.latency = latency
         self.received: list[ReceivedRequest] = []
         self._accepted: list[ReceivedRequest] = []
         self._script: deque[Scripted] = deque()
-        self._expected_auth: str | None = None
-        self._arrived = asyncio.Event()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -106,7 +102,7 @@ class FakeSipgate:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeSipgate:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -125,7 +121,7 @@ class FakeSipgate:
             raise RuntimeError("FakeSipgate is not started")
         return self._url
 
-    # -- what tests look at and steer ------------------------------------------------
+    # -- what the demo and tests look at and steer -----------------------------------
 
     @property
     def sms(self) -> list[ReceivedRequest]:
@@ -137,44 +133,27 @@ class FakeSipgate:
         """Every ``POST /sessions/sms`` that arrived, whatever the answer."""
         return [r for r in self.received if r.method == "POST" and r.path == _SEND_PATH]
 
-    @property
-    def unused_script(self) -> tuple[Scripted, ...]:
-        """Scripted answers not yet played (a test can assert it is empty)."""
-        return tuple(self._script)
-
     def script_send(self, *responses: Scripted) -> None:
         """Queue answers for the next valid SMS posts, first in first out; then 204."""
         self._script.extend(responses)
 
-    def expect_auth(self, header_value: str) -> None:
-        """Answer 401 to requests whose Authorization header differs from this."""
-        self._expected_auth = header_value
+    # -- hooks a subclass overrides ------------------------------------------------------
 
-    # The timeout parameter is the documented test API (a bounded wait), hence ASYNC109.
-    async def wait_for_posts(
-        self,
-        count: int,
-        timeout: float = 5.0,  # noqa: ASYNC109
-    ) -> list[ReceivedRequest]:
-        """Wait until at least ``count`` SMS posts arrived; TimeoutError says how many did."""
-        try:
-            async with asyncio.timeout(timeout):
-                while len(self.sms_posts) < count:
-                    self._arrived.clear()
-                    await self._arrived.wait()
-        except TimeoutError:
-            got = len(self.sms_posts)
-            msg = f"expected {count} POST /sessions/sms within {timeout}s, got {got}"
-            raise TimeoutError(msg) from None
-        return self.sms_posts
+    async def admit(self, request: web.Request) -> bool:
+        """Whether to answer ``request`` at all (False: drop the connection)."""
+        return not self._closing.is_set()
+
+    def authorized(self, request: web.Request) -> bool:
+        """Whether the request's credentials are accepted (any Authorization header is)."""
+        return request.headers.get("Authorization") is not None
 
     # -- request handling ------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         received = await self._record(request)
-        if not await self._pause(self.latency):
+        if not await self.admit(request):
             return _drop(request)
-        if not self._authorized(request):
+        if not self.authorized(request):
             return _json(401, {"error": "Invalid token supplied"})
         if request.path == _USERINFO_PATH:
             return self._only_get(request) or self._userinfo()
@@ -195,12 +174,7 @@ class FakeSipgate:
             at=time.monotonic(),
         )
         self.received.append(received)
-        self._arrived.set()
         return received
-
-    def _authorized(self, request: web.Request) -> bool:
-        given = request.headers.get("Authorization")
-        return given is not None and self._expected_auth in (None, given)
 
     @staticmethod
     def _only_get(request: web.Request) -> web.Response | None:

@@ -1,8 +1,8 @@
 """What Slack sends to the bot: slash commands and interactivity payloads, encoded and signed.
 
 Pure builders (apart from fresh random ``trigger_id``s and the current time when signing). The
-shapes follow the payload samples in ``shared/reference/slack-payloads`` (bolt-python's own
-fixtures); bodies are encoded as Slack does in HTTP mode and signed with the real v0 scheme, so
+shapes follow the payloads Slack sends, as captured in bolt-python's own test fixtures; bodies
+are encoded as Slack does in HTTP mode and signed with the real v0 scheme, so
 ``AsyncApp.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body, secret)))``
 accepts them. The workspace is a plain (non-Enterprise Grid) one, so no ``enterprise_*`` fields.
 """
