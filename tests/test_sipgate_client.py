@@ -278,13 +278,18 @@ async def test_discovery_retries_refused_get_once() -> None:
 # -- session ownership -------------------------------------------------------------------
 
 
+def is_closed(session: aiohttp.ClientSession) -> bool:
+    """``session.closed``, read anew each time (a type checker would keep its first answer)."""
+    return session.closed
+
+
 async def test_owned_session_is_closed_by_async_with(fake: ScriptedSipgate) -> None:
     async with SipgateClient(base_url=fake.url, auth=PAT) as sipgate:
         await sipgate.userinfo()
         session = sipgate._session
         assert session is not None
-        assert not session.closed
-    assert session.closed
+        assert not is_closed(session)
+    assert is_closed(session)
     with pytest.raises(RuntimeError, match="closed"):
         await sipgate.userinfo()
 
