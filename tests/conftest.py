@@ -53,9 +53,10 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def fakes() -> AsyncIterator[ScriptedFakes]:
-    """A started fake Slack and fake sipgate, closed after the test."""
+async def fakes(clock: ManualClock) -> AsyncIterator[ScriptedFakes]:
+    """A started fake Slack and fake sipgate (on the test's clock), closed after the test."""
     started = await ScriptedFakes.start()
+    started.sipgate.clock = clock
     try:
         yield started
     finally:

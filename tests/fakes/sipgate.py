@@ -1,13 +1,14 @@
-"""The sipgate fake of the tests: strict credentials, waiting for sends, latency.
+"""The sipgate fake of the tests: scripted reads, strict credentials, latency.
 
 :class:`ScriptedSipgate` is :class:`~bot.sandbox.sipgate.FakeSipgate` that a test can also make
-require exact credentials (:meth:`expect_auth`), that waits for SMS posts and tells which
-scripted answers were not used, and that waits ``latency`` seconds before every answer (for
-the benchmark).
+answer reads (history, contacts, account, balance) as scripted: a 5xx, a 401 or 403, a hang or a
+dropped connection (:meth:`script_read`); require exact credentials (:meth:`expect_auth`); and
+wait for SMS posts. It waits ``latency`` seconds before every answer (for the benchmark).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict, deque
 from typing import Any
 
 from aiohttp import web
@@ -15,16 +16,25 @@ from aiohttp import web
 from bot.sandbox.sipgate import FakeSipgate, ReceivedRequest, Scripted
 from bot.sandbox.waiting import poll_until
 
+READS = frozenset({"history", "contacts", "account", "balance"})
+
 
 class ScriptedSipgate(FakeSipgate):
-    """FakeSipgate with credential checks, waits and a delay before every answer."""
+    """FakeSipgate with scripted reads, credential checks and a delay before every answer."""
 
     def __init__(self, *, latency: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.latency = latency
         self._expected_auth: str | None = None
+        self._reads: defaultdict[str, deque[Scripted]] = defaultdict(deque)
 
     # --- scripting ---------------------------------------------------------------------------
+
+    def script_read(self, name: str, *responses: Scripted) -> None:
+        """Queue answers for the next reads of ``name`` (history, contacts, account, balance)."""
+        if name not in READS:
+            raise ValueError(f"{name!r} is not one of {sorted(READS)}")
+        self._reads[name].extend(responses)
 
     def expect_auth(self, header_value: str) -> None:
         """Answer 401 to requests whose Authorization header differs from this."""
@@ -34,6 +44,11 @@ class ScriptedSipgate(FakeSipgate):
     def unused_script(self) -> tuple[Scripted, ...]:
         """Scripted send answers not yet played (a test can assert it is empty)."""
         return tuple(self._script)
+
+    @property
+    def unused_reads(self) -> dict[str, tuple[Scripted, ...]]:
+        """Scripted read answers not yet played, by read."""
+        return {name: tuple(queue) for name, queue in self._reads.items() if queue}
 
     # --- inspection --------------------------------------------------------------------------
 
@@ -62,3 +77,7 @@ class ScriptedSipgate(FakeSipgate):
     def authorized(self, request: web.Request) -> bool:
         given = request.headers.get("Authorization")
         return given is not None and self._expected_auth in (None, given)
+
+    def scripted_read(self, name: str) -> Scripted | None:
+        queue = self._reads[name]
+        return queue.popleft() if queue else None
