@@ -1,9 +1,10 @@
-"""The sipgate fake of the tests: scripted reads, strict credentials, latency.
+"""The sipgate fake of the tests: scripted reads, strict credentials, OAuth tokens, latency.
 
 :class:`ScriptedSipgate` is :class:`~bot.sandbox.sipgate.FakeSipgate` that a test can also make
 answer reads (history, contacts, account, balance) as scripted: a 5xx, a 401 or 403, a hang or a
-dropped connection (:meth:`script_read`); require exact credentials (:meth:`expect_auth`); and
-wait for SMS posts. It waits ``latency`` seconds before every answer (for the benchmark).
+dropped connection (:meth:`script_read`); require exact credentials (:meth:`expect_auth`);
+accept only the Bearer tokens a :class:`~tests.fakes.oauth.FakeSipgateLogin` issued and that
+have not expired (:meth:`accept_tokens_from`); and wait for SMS posts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from bot.sandbox.sipgate import FakeSipgate, ReceivedRequest, Scripted
 from bot.sandbox.waiting import poll_until
+from tests.fakes.oauth import FakeSipgateLogin
 
 READS = frozenset({"history", "contacts", "account", "balance"})
 
@@ -26,6 +28,7 @@ class ScriptedSipgate(FakeSipgate):
         super().__init__(**kwargs)
         self.latency = latency
         self._expected_auth: str | None = None
+        self._issuer: FakeSipgateLogin | None = None
         self._reads: defaultdict[str, deque[Scripted]] = defaultdict(deque)
 
     # --- scripting ---------------------------------------------------------------------------
@@ -39,6 +42,10 @@ class ScriptedSipgate(FakeSipgate):
     def expect_auth(self, header_value: str) -> None:
         """Answer 401 to requests whose Authorization header differs from this."""
         self._expected_auth = header_value
+
+    def accept_tokens_from(self, issuer: FakeSipgateLogin) -> None:
+        """Bearer tokens are valid only if ``issuer`` issued them and they have not expired."""
+        self._issuer = issuer
 
     @property
     def unused_script(self) -> tuple[Scripted, ...]:
@@ -76,7 +83,11 @@ class ScriptedSipgate(FakeSipgate):
 
     def authorized(self, request: web.Request) -> bool:
         given = request.headers.get("Authorization")
-        return given is not None and self._expected_auth in (None, given)
+        if given is None:
+            return False
+        if self._issuer is not None and given.startswith("Bearer "):
+            return self._issuer.accepts(given.removeprefix("Bearer "))
+        return self._expected_auth in (None, given)
 
     def scripted_read(self, name: str) -> Scripted | None:
         queue = self._reads[name]
