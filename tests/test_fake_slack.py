@@ -214,6 +214,18 @@ async def test_wrong_token_is_invalid_auth(fake: FakeSlack) -> None:
     assert fake.calls[-1].token == "xoxb-wrong"
 
 
+async def test_a_person_posts_and_it_shows_in_the_conversation(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel="C_GENERAL", text="📤 SMS #1")
+    said = fake.post_as("U_ALICE", "C_GENERAL", "Thanks, see you at 3", thread_ts=parent["ts"])
+    assert (said.user, said.thread_ts) == ("U_ALICE", parent["ts"])
+    assert fake.messages("C_GENERAL")[-1] == said
+    assert fake.transcript() == (
+        "#C_GENERAL\n  bot: 📤 SMS #1\n    └ alice: Thanks, see you at 3\n"
+    )
+
+
 # --- views ---------------------------------------------------------------------------------
 
 

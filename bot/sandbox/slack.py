@@ -162,6 +162,19 @@ class FakeSlack:
         self._trigger_users[trigger_id] = user_id
         return trigger_id
 
+    def post_as(
+        self, user: str, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> Message:
+        """A person posts ``text`` (in the thread of ``thread_ts``); the message as stored.
+
+        Build the event Slack would deliver for it with :mod:`bot.sandbox.slack_requests`.
+        """
+        message = Message(
+            dm_channel(channel), self.workspace.next_ts(), thread_ts, text, None, user
+        )
+        self.workspace.store(message)
+        return message
+
     # --- inspection --------------------------------------------------------------------------
 
     @property

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.sandbox.slack_requests import APP_ID, BOT_ID, TEAM_ID
+from bot.sandbox.slack_requests import APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID
 
 JsonDict = dict[str, Any]
 Handler = Callable[[JsonDict], JsonDict]
@@ -97,7 +97,7 @@ class ResponsePost:
 
 @dataclass(frozen=True)
 class Message:
-    """A message as it currently stands in a conversation (``user``: the bot's user id)."""
+    """A message as it currently stands in a conversation; ``user`` is its author."""
 
     channel: str
     ts: str
@@ -222,16 +222,11 @@ def updated_message(old: Message, args: JsonDict) -> Message:
 
 
 def message_json(message: Message) -> JsonDict:
-    """The ``message`` object Slack returns for a bot message."""
-    body: JsonDict = {
-        "type": "message",
-        "user": message.user,
-        "bot_id": BOT_ID,
-        "app_id": APP_ID,
-        "team": TEAM_ID,
-        "text": message.text,
-        "ts": message.ts,
-    }
+    """The ``message`` object Slack returns (a bot message carries the app's ids)."""
+    body: JsonDict = {"type": "message", "user": message.user, "team": TEAM_ID}
+    if message.user == BOT_USER_ID:
+        body.update(bot_id=BOT_ID, app_id=APP_ID)
+    body.update(text=message.text, ts=message.ts)
     if message.blocks:
         body["blocks"] = message.blocks
     if message.thread_ts:
