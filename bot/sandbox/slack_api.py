@@ -40,12 +40,22 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class SlackUser:
-    """A workspace member. ``tz_offset`` (seconds) defaults to ``tz``'s current offset."""
+    """A workspace member. ``tz_offset`` (seconds) defaults to ``tz``'s current offset.
+
+    ``display_name`` ``None`` means the same as ``name``; ``""`` is a profile without one
+    (Slack then shows the real name).
+    """
 
     id: str
     name: str
     tz: str = "Europe/Berlin"
     tz_offset: int | None = None
+    phone: str = ""
+    display_name: str | None = None
+
+    @property
+    def real_name(self) -> str:
+        return self.name.capitalize()
 
     def info(self) -> JsonDict:
         """The ``user`` object of ``users.info``."""
@@ -57,19 +67,38 @@ class SlackUser:
             "id": self.id,
             "team_id": TEAM_ID,
             "name": self.name,
-            "real_name": self.name.capitalize(),
+            "real_name": self.real_name,
             "tz": self.tz,
             "tz_label": now.tzname(),
             "tz_offset": seconds,
             "is_bot": False,
             "deleted": False,
+            "profile": self.profile(),
+        }
+
+    def profile(self) -> JsonDict:
+        """The ``profile`` object of ``users.profile.get`` (and of ``users.info``)."""
+        display = self.name if self.display_name is None else self.display_name
+        return {
+            "real_name": self.real_name,
+            "real_name_normalized": self.real_name,
+            "display_name": display,
+            "display_name_normalized": display,
+            "first_name": self.real_name,
+            "last_name": "",
+            "title": "",
+            "phone": self.phone,
+            "skype": "",
+            "status_text": "",
+            "status_emoji": "",
+            "team": TEAM_ID,
         }
 
 
 DEFAULT_USERS: Mapping[str, SlackUser] = {
     user.id: user
     for user in (
-        SlackUser("U_ALICE", "alice"),
+        SlackUser("U_ALICE", "alice", phone="+49 151 12345678"),
         SlackUser("U_BOB", "bob", "America/New_York"),
         SlackUser("U_MALLORY", "mallory"),
     )
@@ -245,7 +274,7 @@ def parse_view(raw: object) -> JsonDict:
 
 
 def view_problem(view: Mapping[str, Any]) -> str | None:
-    """What Slack would reject in a modal (Block Kit limits), or ``None``."""
+    """What Slack would reject in a modal or home tab (Block Kit limits), or ``None``."""
     title = view.get("title")
     title_text = str(title.get("text", "")) if isinstance(title, Mapping) else ""
     if view.get("type", "modal") == "modal" and not 0 < len(title_text) <= 24:
@@ -258,7 +287,7 @@ def view_problem(view: Mapping[str, Any]) -> str | None:
 
 
 def view_json(view_id: str, view: Mapping[str, Any]) -> JsonDict:
-    """The ``view`` object Slack returns from views.open / views.update."""
+    """The ``view`` object Slack returns from views.open / views.update / views.publish."""
     return {
         **view,
         "id": view_id,
