@@ -1,16 +1,17 @@
-"""The Slack fake of the tests: every Web API method, scripted failures and latency.
+"""The Slack fake of the tests: every Web API method, scripted failures, limits and latency.
 
 :class:`ScriptedSlack` is :class:`~tests.fakes.slack_methods.FullApiSlack` that a test can make
-fail like Slack does: a scripted error for the next calls of a method (:meth:`fail`) or a
-conversation the bot was removed from (:meth:`remove_bot_from`); and that waits ``latency``
-seconds before every answer (for the benchmark). A scripted failure answers a call instead of
-its handler.
+fail like Slack does: a scripted error for the next calls of a method (:meth:`fail`), a
+conversation the bot was removed from (:meth:`remove_bot_from`), Slack's rate limits, a storm
+of 429s or an outage (:attr:`limits`, see :mod:`tests.fakes.slack_limits`), and a delay before
+every answer (``latency``, for the benchmark). A call is answered, in this order, by an
+outage or storm, a scripted failure, a rate limit, and only then by its handler.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from aiohttp import web
 from bot.sandbox.slack import Answer
 from bot.sandbox.slack_api import ApiError, JsonDict, ResponsePost, describe_calls, dm_channel
 from bot.sandbox.waiting import poll_until
+from tests.fakes.slack_limits import SlackLimits
 from tests.fakes.slack_methods import FullApiSlack
 
 
@@ -43,11 +45,14 @@ class _Failure:
 
 
 class ScriptedSlack(FullApiSlack):
-    """FullApiSlack that fails and lags when a test says so."""
+    """FullApiSlack that fails, limits and lags when a test says so."""
 
-    def __init__(self, *, latency: float = 0.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *, latency: float = 0.0, clock: Callable[[], float] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.latency = latency
+        self.limits = SlackLimits() if clock is None else SlackLimits(clock)
         self._failures: list[_Failure] = []
         self._removed_from: set[str] = set()
 
@@ -98,10 +103,13 @@ class ScriptedSlack(FullApiSlack):
     def intercept(self, method: str, args: JsonDict) -> Answer | None:
         raw = args.get("channel")
         channel = dm_channel(raw) if isinstance(raw, str) and raw else None
+        weather = self.limits.weather(method)
+        if weather is not None:
+            return weather
         failure = self._take_failure(method, {str(raw), channel} if channel else set())
         if failure is not None:
             return failure.status, {"ok": False, "error": failure.error}, failure.headers
-        return None
+        return self.limits.limit(method, channel)
 
     def _take_failure(self, method: str, channels: set[str]) -> _Failure | None:
         for failure in self._failures:
@@ -123,7 +131,12 @@ class ScriptedSlack(FullApiSlack):
         return response
 
     async def _serve_response(self, request: web.Request) -> web.Response:
-        response = await super()._serve_response(request)
+        status = self.limits.response_url_status()
+        response = (
+            web.Response(status=status, text="service_unavailable")
+            if status is not None
+            else await super()._serve_response(request)
+        )
         await self._lag()
         return response
 
