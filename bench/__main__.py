@@ -33,6 +33,7 @@ from bench.scenarios import (
     scheduled_summary,
 )
 from bot.sandbox.harness import Fakes, sandbox_environ
+from tests.fakes import ScriptedFakes  # the fakes with latency
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 RESULTS = ROOT / "bench" / "results"
@@ -203,7 +204,7 @@ class Bench:
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     plan = SMOKE if args.smoke else Plan()
-    fakes = await Fakes.start(latency=args.latency / 1000)
+    fakes = await ScriptedFakes.start(latency=args.latency / 1000)
     results = new_results(args, plan)
     connector = aiohttp.TCPConnector(limit=0)
     session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(30))

@@ -18,8 +18,8 @@ import aiohttp
 from bot.logs import configure_logging
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import Scripted
-from bot.sandbox.slack import poll_until
 from bot.sandbox.slack_requests import modal_state
+from bot.sandbox.waiting import poll_until
 from bot.slack.texts import CANCEL_ACTION
 
 NUMBER = "+49 151 12345678"

@@ -1,23 +1,38 @@
-"""Shared fixtures: the fakes, a manual clock and sandboxed bots, isolated from the shell.
+"""Shared fixtures: the fakes, a manual clock, sandboxed bots and ledgers, isolated from the shell.
 
-Every bot runs the real ``Runtime`` against the fake Slack and fake sipgate (aiohttp servers on
+Every bot runs the real ``Bot`` against the fake Slack and fake sipgate (aiohttp servers on
 127.0.0.1) and gets its own SQLite file; ``make_bot`` closes every bot it started.
+
+Ledger tests run on SQLite and on PostgreSQL (the server of ``TEST_DATABASE_URL``, default the
+local one). The test session creates a database of its own there and drops it at the end, so
+runs started at the same time by several people or CI jobs never touch each other's tables;
+without the privilege to create databases it uses the configured database itself. Each test
+starts from an empty database. If PostgreSQL cannot be reached the postgres variant is skipped
+locally and fails when ``CI`` is set.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from bot.core import Clock
-from bot.sandbox.harness import Fakes, ManualClock, Sandbox
-from bot.sandbox.slack import FakeSlack, Message, poll_until
-
-MakeBot = Callable[..., Awaitable[Sandbox]]
+from bot.sandbox.harness import ManualClock, Sandbox
+from bot.store import SqlLedger, open_ledger, redact_url
+from tests.fakes import ScriptedFakes
+from tests.helpers import (
+    POSTGRES_URL,
+    MakeBot,
+    OpenLedger,
+    PostgresDatabase,
+    drop_ledger_tables,
+    own_database,
+    skip_or_fail,
+)
 
 _ENV_PREFIXES = ("SLACK_", "SIPGATE_", "SMS_")
 _ENV_NAMES = ("DATABASE_URL", "PORT")
@@ -32,9 +47,16 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def fakes() -> AsyncIterator[Fakes]:
-    """A started fake Slack and fake sipgate, closed after the test."""
-    started = await Fakes.start()
+def clock() -> ManualClock:
+    """A clock that only moves when the test says so."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def fakes(clock: ManualClock) -> AsyncIterator[ScriptedFakes]:
+    """A started fake Slack and fake sipgate (on the test's clock), closed after the test."""
+    started = await ScriptedFakes.start()
+    started.sipgate.clock = clock
     try:
         yield started
     finally:
@@ -42,13 +64,9 @@ async def fakes() -> AsyncIterator[Fakes]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    """A clock that only moves when the test says so."""
-    return ManualClock()
-
-
-@pytest.fixture
-async def make_bot(fakes: Fakes, clock: ManualClock, tmp_path: Path) -> AsyncIterator[MakeBot]:
+async def make_bot(
+    fakes: ScriptedFakes, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[MakeBot]:
     """Start sandboxed bots: ``await make_bot(SMS_ADMINS="U_BOB", run_scheduler=False)``.
 
     Keyword arguments are settings in environment form (strings), plus ``fakes=`` (other
@@ -61,7 +79,7 @@ async def make_bot(fakes: Fakes, clock: ManualClock, tmp_path: Path) -> AsyncIte
 
     async def make(
         *,
-        fakes: Fakes | None = None,
+        fakes: ScriptedFakes | None = None,
         clock: Clock | None = None,
         run_scheduler: bool = True,
         **overrides: str,
@@ -83,53 +101,56 @@ async def make_bot(fakes: Fakes, clock: ManualClock, tmp_path: Path) -> AsyncIte
             await bot.close()
 
 
-# --- helpers for the flow tests ----------------------------------------------------------------
+# --- ledgers on SQLite and PostgreSQL ----------------------------------------------------------
 
 
-async def assert_stays(condition: Callable[[], bool], within: float = 0.2, what: str = "") -> None:
-    """Poll ``condition`` for ``within`` seconds; fail as soon as it stops holding.
-
-    For "nothing more happens" checks: a bounded poll of the fakes, never a bare sleep.
-    """
-    try:
-        await poll_until(lambda: not condition(), within, lambda: "")
-    except AssertionError:
-        return
-    raise AssertionError(what or "the condition stopped holding")
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def postgres_database() -> AsyncIterator[PostgresDatabase]:
+    """This test session's own database, dropped at the end of the session."""
+    async with own_database("ledger_test") as database:
+        yield database
 
 
-def top_level(slack: FakeSlack, channel: str) -> list[Message]:
-    """The messages of a conversation that are not thread replies."""
-    return [m for m in slack.messages(channel) if m.thread_ts in (None, m.ts)]
+@pytest.fixture
+async def disposable_database() -> AsyncIterator[PostgresDatabase]:
+    """A database of this test's own, to drop while a bot uses it (needs CREATEDB)."""
+    async with own_database("sms_fault") as database:
+        if database.name is None:
+            skip_or_fail(f"no privilege to create a database on {redact_url(POSTGRES_URL)}")
+        yield database
 
 
-def thread(slack: FakeSlack, channel: str, parent_ts: str) -> list[Message]:
-    """The replies in the thread of ``parent_ts``, oldest first."""
-    return [m for m in slack.messages(channel) if m.thread_ts == parent_ts and m.ts != parent_ts]
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A ``DATABASE_URL`` (as people write it) on SQLite, then on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    database: PostgresDatabase = request.getfixturevalue("postgres_database")
+    return database.url
 
 
-async def wait_thread(
-    slack: FakeSlack, channel: str, replies: int = 1, *, parents: int = 1, within: float = 5.0
-) -> tuple[Message, list[Message]]:
-    """Wait until the ``parents``-th top-level message has ``replies`` replies; both."""
-
-    def ready() -> bool:
-        tops = top_level(slack, channel)
-        return len(tops) >= parents and len(thread(slack, channel, tops[parents - 1].ts)) >= replies
-
-    await poll_until(
-        ready, within, lambda: f"no thread with {replies} replies:\n{slack.transcript()}"
-    )
-    parent = top_level(slack, channel)[parents - 1]
-    return parent, thread(slack, channel, parent.ts)
+@pytest.fixture
+async def ledger_url(ledger_database: str) -> str:
+    """``ledger_database`` with no ledger tables in it yet."""
+    if not ledger_database.startswith("sqlite"):
+        await drop_ledger_tables(ledger_database)
+    return ledger_database
 
 
-def response_texts(slack: FakeSlack) -> list[str]:
-    """What the bot posted to response_urls (text and blocks, as JSON)."""
-    return [json.dumps(post.body, ensure_ascii=False) for post in slack.responses]
+@pytest.fixture
+async def open_ledgers(ledger_url: str, clock: ManualClock) -> AsyncIterator[OpenLedger]:
+    """Open another ledger (another engine: another instance) on the same database."""
+    opened: list[SqlLedger] = []
+
+    async def open_one() -> SqlLedger:
+        opened.append(await open_ledger(ledger_url, clock=clock))
+        return opened[-1]
+
+    yield open_one
+    for ledger in opened:
+        await ledger.close()
 
 
-def bot_output(slack: FakeSlack) -> str:
-    """Everything the bot sent to Slack (Web API arguments and response_url bodies) as JSON."""
-    calls = [json.dumps(call.args, ensure_ascii=False) for call in slack.calls]
-    return "\n".join(calls + response_texts(slack))
+@pytest.fixture
+async def ledger(open_ledgers: OpenLedger) -> SqlLedger:
+    return await open_ledgers()

@@ -7,9 +7,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import AccessPolicy, AccessRules, Decision, access
-from bot.sandbox.slack import FakeSlack
 from bot.settings import load_settings
 from bot.slack.web import SlackWeb
+from tests.fakes.slack import ScriptedSlack
 from tests.helpers import free_port
 
 
@@ -136,7 +136,7 @@ async def test_admins_are_recognised() -> None:
 @pytest.mark.parametrize("error", ["missing_scope", "ratelimited"])
 async def test_a_failed_usergroups_call_is_a_lookup_error(error: str) -> None:
     async with (
-        FakeSlack(usergroups={"S_OPS": ["U_CAROL"]}) as slack,
+        ScriptedSlack(usergroups={"S_OPS": ["U_CAROL"]}) as slack,
         aiohttp.ClientSession() as http,
     ):
         web = SlackWeb(AsyncWebClient(token=slack.bot_token, base_url=slack.api_url, session=http))

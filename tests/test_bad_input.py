@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core import GuardPolicy, SmsExtension
-from bot.sandbox.harness import Fakes, Sandbox
+from bot.sandbox.harness import Sandbox
 from bot.sandbox.slack_requests import (
     form_body,
     interactive_body,
@@ -28,13 +28,14 @@ from bot.sandbox.slack_requests import (
 from bot.slack.http import MAX_BODY_BYTES
 from bot.slack.texts import STALE_FORM
 from bot.slack.views import Submission, SubmissionRules, read_submission
-from tests.conftest import MakeBot, assert_stays
+from tests.fakes import ScriptedFakes
+from tests.helpers import MakeBot, assert_settled
 
 NUMBER = "+49 151 12345678"
 BIG = "x" * 100_000
 
 
-def command(fakes: Fakes, drop: str | None = None, **changes: str) -> str:
+def command(fakes: ScriptedFakes, drop: str | None = None, **changes: str) -> str:
     fields = slash_command_fields(
         text=f"{NUMBER} hi", response_url=fakes.slack.new_response_url(user_id="U_ALICE")
     )
@@ -64,7 +65,7 @@ def errors_of(body: str) -> dict[str, str]:
 
 
 @pytest.fixture
-async def bot(make_bot: MakeBot, fakes: Fakes) -> Sandbox:
+async def bot(make_bot: MakeBot, fakes: ScriptedFakes) -> Sandbox:
     """A bot whose modal is open (so submissions have a view to refer to)."""
     started = await make_bot(run_scheduler=False)
     await started.command("")
@@ -72,26 +73,29 @@ async def bot(make_bot: MakeBot, fakes: Fakes) -> Sandbox:
     return started
 
 
-async def assert_nothing_sent(fakes: Fakes) -> None:
-    await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.05, what="an SMS was sent")
+async def assert_nothing_sent(bot: Sandbox, fakes: ScriptedFakes) -> None:
+    """Once the bot finished what the request started, no SMS went out."""
+    await assert_settled(bot, lambda: not fakes.sipgate.sms_posts, "an SMS was sent")
 
 
 @pytest.mark.parametrize("field", ["user_id", "channel_id", "trigger_id"])
-async def test_command_missing_a_field_is_400(bot: Sandbox, fakes: Fakes, field: str) -> None:
+async def test_command_missing_a_field_is_400(
+    bot: Sandbox, fakes: ScriptedFakes, field: str
+) -> None:
     response = await bot.dispatch(command(fakes, drop=field))
 
     assert response.status == 400
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
     assert await bot.ledger.list_for_user("U_ALICE") == []
 
 
-async def test_command_with_100kb_text_is_explained(bot: Sandbox, fakes: Fakes) -> None:
+async def test_command_with_100kb_text_is_explained(bot: Sandbox, fakes: ScriptedFakes) -> None:
     response = await bot.dispatch(command(fakes, text=f"{NUMBER} {BIG}"))
 
     assert response.status == 200
     (answer,) = await fakes.slack.wait_for_responses(1)
     assert "over the limit of 1600" in str(answer.body["text"])
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +114,7 @@ async def test_command_with_100kb_text_is_explained(bot: Sandbox, fakes: Fakes) 
          "100kb-to", "wrong-types"],
 )  # fmt: skip
 async def test_bad_state_is_answered_with_field_errors(
-    bot: Sandbox, fakes: Fakes, state: dict[str, Any], field: str, words: str
+    bot: Sandbox, fakes: ScriptedFakes, state: dict[str, Any], field: str, words: str
 ) -> None:
     response = await bot.dispatch(interactive_body(submission(bot, state)))
 
@@ -118,15 +122,17 @@ async def test_bad_state_is_answered_with_field_errors(
     errors = errors_of(response.body)
     assert field in errors
     assert words in errors[field]
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
-async def test_view_without_state_is_answered_with_errors(bot: Sandbox, fakes: Fakes) -> None:
+async def test_view_without_state_is_answered_with_errors(
+    bot: Sandbox, fakes: ScriptedFakes
+) -> None:
     response = await bot.dispatch(interactive_body(submission(bot, drop=("state",))))
 
     assert response.status == 200
     assert "to" in errors_of(response.body)
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
 @pytest.mark.parametrize(
@@ -134,13 +140,13 @@ async def test_view_without_state_is_answered_with_errors(bot: Sandbox, fakes: F
     ids=["not-json", "json-list", "json-string", "channel-not-a-string", "empty"],
 )  # fmt: skip
 async def test_tampered_private_metadata_is_a_stale_form(
-    bot: Sandbox, fakes: Fakes, metadata: str
+    bot: Sandbox, fakes: ScriptedFakes, metadata: str
 ) -> None:
     response = await bot.dispatch(interactive_body(submission(bot, private_metadata=metadata)))
 
     assert response.status == 200
     assert errors_of(response.body) == {"to": STALE_FORM}
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
 def _shapes(bot: Sandbox) -> dict[str, dict[str, Any]]:
@@ -176,23 +182,25 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-async def test_payload_of_the_wrong_shape_is_400(bot: Sandbox, fakes: Fakes, shape: str) -> None:
+async def test_payload_of_the_wrong_shape_is_400(
+    bot: Sandbox, fakes: ScriptedFakes, shape: str
+) -> None:
     response = await bot.dispatch(interactive_body(_shapes(bot)[shape]))
 
     assert response.status == 400
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
-async def test_unknown_callback_id_and_type_are_4xx(bot: Sandbox, fakes: Fakes) -> None:
+async def test_unknown_callback_id_and_type_are_4xx(bot: Sandbox, fakes: ScriptedFakes) -> None:
     for payload in (submission(bot, callback_id="something_else"), {"type": "shortcut"}):
         response = await bot.dispatch(interactive_body(payload))
         assert 400 <= response.status < 500
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
 @pytest.mark.parametrize("value", ["abc", "", "#", "1e3", "-1"])
 async def test_cancel_button_with_a_bad_value_is_explained(
-    bot: Sandbox, fakes: Fakes, value: str
+    bot: Sandbox, fakes: ScriptedFakes, value: str
 ) -> None:
     response = await bot.dispatch(bot.click_body("cancel_request", value))
 
@@ -211,7 +219,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def test_malformed_payloads_over_http_are_4xx(
-    bot: Sandbox, fakes: Fakes, http: aiohttp.ClientSession
+    bot: Sandbox, fakes: ScriptedFakes, http: aiohttp.ClientSession
 ) -> None:
     await bot.serve_http()
     shapes = _shapes(bot)
@@ -233,11 +241,11 @@ async def test_malformed_payloads_over_http_are_4xx(
             assert "Traceback" not in await response.text()
 
     assert all(400 <= status < 500 for status in statuses), statuses
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
 async def test_submission_with_bad_fields_over_http_gets_errors(
-    bot: Sandbox, fakes: Fakes, http: aiohttp.ClientSession
+    bot: Sandbox, fakes: ScriptedFakes, http: aiohttp.ClientSession
 ) -> None:
     await bot.serve_http()
     state = {**modal_state(to=NUMBER, message="hi"), "when": {"when": {"selected_date_time": "x"}}}
@@ -245,18 +253,18 @@ async def test_submission_with_bad_fields_over_http_gets_errors(
     async with await bot.post(http, interactive_body(submission(bot, state))) as response:
         assert response.status == 200
         assert "when" in (await response.json())["errors"]
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
 
 
 async def test_body_over_the_size_bound_is_413(
-    bot: Sandbox, fakes: Fakes, http: aiohttp.ClientSession
+    bot: Sandbox, fakes: ScriptedFakes, http: aiohttp.ClientSession
 ) -> None:
     await bot.serve_http()
     body = command(fakes, text=NUMBER + " " + "y" * MAX_BODY_BYTES)
 
     async with await bot.post(http, body) as response:
         assert response.status == 413
-    await assert_nothing_sent(fakes)
+    await assert_nothing_sent(bot, fakes)
     assert fakes.slack.responses == []
 
 

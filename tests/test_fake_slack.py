@@ -1,10 +1,9 @@
-"""FakeSlack against the real slack_sdk clients and a real Bolt AsyncApp."""
+"""The sandbox's FakeSlack against the real slack_sdk clients and a real Bolt AsyncApp."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -14,11 +13,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.sandbox.slack import FakeSlack, SlackUser
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack_api import SlackUser
 from bot.sandbox.slack_requests import (
     block_actions_payload,
     form_body,
@@ -128,9 +127,8 @@ async def test_message_errors(fake: FakeSlack, client: AsyncWebClient) -> None:
 async def test_dm_by_user_id_is_stored_under_the_dm(
     fake: FakeSlack, client: AsyncWebClient
 ) -> None:
-    opened = await client.conversations_open(users="U_BOB")
     answer = await client.chat_postMessage(channel="U_BOB", text="your send went out")
-    assert opened["channel"]["id"] == answer["channel"] == "D_U_BOB"
+    assert answer["channel"] == "D_U_BOB"
     assert [m.text for m in fake.messages("D_U_BOB")] == ["your send went out"]
     assert fake.messages("U_BOB") == fake.messages("D_U_BOB")
     assert fake.transcript() == "DM with bob\n  bot: your send went out\n"
@@ -146,89 +144,6 @@ async def test_ephemeral_is_recorded_for_its_user(fake: FakeSlack, client: Async
     )
     assert fake.messages("C_GENERAL") == []
     assert fake.transcript() == "#C_GENERAL\n  (only visible to you, alice) bot: psst\n"
-
-
-# --- scripted failures ---------------------------------------------------------------------
-
-
-async def test_scripted_not_in_channel_raises_once(fake: FakeSlack, client: AsyncWebClient) -> None:
-    fake.fail("chat.postMessage", "not_in_channel")
-    error = await api_error(client.chat_postMessage(channel="C_GENERAL", text="x"))
-    assert error.response["error"] == "not_in_channel"
-    assert error.response.status_code == 200
-    assert (await client.chat_postMessage(channel="C_GENERAL", text="x"))["ok"]
-    assert len(fake.calls_to("chat.postMessage")) == 2
-
-
-async def test_scripted_failure_for_one_channel_every_time(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
-    fake.fail("chat.postMessage", "channel_not_found", channel="C_GONE", times=None)
-    for _ in range(3):
-        error = await api_error(client.chat_postMessage(channel="C_GONE", text="x"))
-        assert error.response["error"] == "channel_not_found"
-    assert (await client.chat_postMessage(channel="C_GENERAL", text="x"))["ok"]
-
-
-async def test_scripted_failures_are_used_in_order(fake: FakeSlack, client: AsyncWebClient) -> None:
-    fake.fail("users.info", "user_not_visible", times=2)
-    fake.fail("users.info", "ratelimited", status=429)
-    errors = [await api_error(client.users_info(user="U_BOB")) for _ in range(3)]
-    assert [e.response["error"] for e in errors] == ["user_not_visible"] * 2 + ["ratelimited"]
-    assert errors[2].response.status_code == 429
-    assert (await client.users_info(user="U_BOB"))["ok"]
-
-
-async def test_removed_bot_cannot_write_there(fake: FakeSlack, client: AsyncWebClient) -> None:
-    posted = await client.chat_postMessage(channel="C_PRIVATE", text="x")
-    fake.remove_bot_from("C_PRIVATE")
-    calls = [
-        client.chat_postMessage(channel="C_PRIVATE", text="x"),
-        client.chat_update(channel="C_PRIVATE", ts=posted["ts"], text="y"),
-        client.chat_postEphemeral(channel="C_PRIVATE", user="U_ALICE", text="z"),
-        client.chat_postMessage(channel="C_PRIVATE", text="again"),
-    ]
-    errors = [await api_error(call) for call in calls]
-    assert {e.response["error"] for e in errors} == {"not_in_channel"}
-    assert (await client.chat_postMessage(channel="C_GENERAL", text="x"))["ok"]
-
-
-async def test_ratelimited_429_retry_after_is_honoured(fake: FakeSlack) -> None:
-    fake.fail("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "1"})
-    retrying = AsyncWebClient(
-        token=TOKEN, base_url=fake.api_url, retry_handlers=[AsyncRateLimitErrorRetryHandler()]
-    )
-    started = time.monotonic()
-    assert (await retrying.chat_postMessage(channel="C_GENERAL", text="x"))["ok"]
-    first, second = fake.calls_to("chat.postMessage")
-    assert 1.0 <= second.at - first.at < 2.5
-    assert time.monotonic() - started < 2.5
-    assert len(fake.messages("C_GENERAL")) == 1
-
-
-async def test_wrong_token_is_invalid_auth(fake: FakeSlack) -> None:
-    stranger = AsyncWebClient(token="xoxb-wrong", base_url=fake.api_url)
-    error = await api_error(stranger.auth_test())
-    assert error.response["error"] == "invalid_auth"
-    assert fake.calls[-1].token == "xoxb-wrong"
-
-
-async def test_wait_for_times_out_listing_the_calls(
-    fake: FakeSlack, client: AsyncWebClient
-) -> None:
-    await client.auth_test()
-    with pytest.raises(AssertionError, match=r"chat\.postMessage[\s\S]*auth\.test"):
-        await fake.wait_for("chat.postMessage", timeout=0.05)
-    with pytest.raises(AssertionError, match="response_url"):
-        await fake.wait_for_responses(timeout=0.05)
-    assert [call.method for call in await fake.wait_for("auth.test")] == ["auth.test"]
-
-
-async def test_latency_delays_every_answer() -> None:
-    async with FakeSlack(latency=0.05) as slow:
-        started = time.monotonic()
-        await AsyncWebClient(token=TOKEN, base_url=slow.api_url).auth_test()
-        assert time.monotonic() - started >= 0.05
 
 
 # --- other methods -------------------------------------------------------------------------
@@ -271,10 +186,44 @@ async def test_usergroups_users_list(client: AsyncWebClient) -> None:
     assert missing.response["error"] == "no_such_subteam"
 
 
-async def test_socket_mode_not_yet_and_unknown_methods_ok(client: AsyncWebClient) -> None:
-    error = await api_error(client.apps_connections_open(app_token=TOKEN))
-    assert error.response["error"] == "not_allowed_token_type"
-    assert (await client.api_call("reactions.add", json={"name": "x"}))["ok"]
+async def test_a_method_slack_does_not_have_is_unknown_method(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    misspelled = await api_error(client.api_call("chat.postMesage", json={"channel": "C"}))
+    unknown = await api_error(client.api_call("reactions.add", json={"name": "x"}))
+    assert misspelled.response["error"] == unknown.response["error"] == "unknown_method"
+    assert misspelled.response.status_code == 200
+    assert misspelled.response["req_method"] == "chat.postMesage"
+    assert [call.method for call in fake.calls] == ["chat.postMesage", "reactions.add"]
+    assert fake.messages("C") == []
+
+
+async def test_wait_for_times_out_listing_the_calls(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    await client.auth_test()
+    with pytest.raises(AssertionError, match=r"chat\.postMessage[\s\S]*auth\.test"):
+        await fake.wait_for("chat.postMessage", timeout=0.05)
+    assert [call.method for call in await fake.wait_for("auth.test")] == ["auth.test"]
+
+
+async def test_wrong_token_is_invalid_auth(fake: FakeSlack) -> None:
+    stranger = AsyncWebClient(token="xoxb-wrong", base_url=fake.api_url)
+    error = await api_error(stranger.auth_test())
+    assert error.response["error"] == "invalid_auth"
+    assert fake.calls[-1].token == "xoxb-wrong"
+
+
+async def test_a_person_posts_and_it_shows_in_the_conversation(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    parent = await client.chat_postMessage(channel="C_GENERAL", text="📤 SMS #1")
+    said = fake.post_as("U_ALICE", "C_GENERAL", "Thanks, see you at 3", thread_ts=parent["ts"])
+    assert (said.user, said.thread_ts) == ("U_ALICE", parent["ts"])
+    assert fake.messages("C_GENERAL")[-1] == said
+    assert fake.transcript() == (
+        "#C_GENERAL\n  bot: 📤 SMS #1\n    └ alice: Thanks, see you at 3\n"
+    )
 
 
 # --- views ---------------------------------------------------------------------------------
@@ -296,21 +245,6 @@ async def test_views_open_once_per_trigger(fake: FakeSlack, client: AsyncWebClie
     assert fake.transcript() == ('[modal opened for alice: "Send an SMS" — fields: To, Message]\n')
 
 
-async def test_views_update_and_invalid_views(fake: FakeSlack, client: AsyncWebClient) -> None:
-    opened = await client.views_open(trigger_id="1.2.3", view=MODAL)
-    updated = {**MODAL, "title": {"type": "plain_text", "text": "Sent"}, "blocks": []}
-    await client.views_update(view_id=opened["view"]["id"], view=updated)
-    long_title = {**MODAL, "title": {"type": "plain_text", "text": "x" * 25}}
-    invalid = await api_error(client.views_open(trigger_id="4.5.6", view=long_title))
-    unknown = await api_error(client.views_update(view_id="V_NONE", view=MODAL))
-    assert (invalid.response["error"], unknown.response["error"]) == (
-        "invalid_arguments",
-        "not_found",
-    )
-    assert [v.method for v in fake.views] == ["views.open", "views.update"]
-    assert fake.transcript().splitlines()[-1] == '[modal updated: "Sent"]'
-
-
 # --- response_url --------------------------------------------------------------------------
 
 
@@ -319,9 +253,7 @@ async def test_response_url_five_uses_then_404(fake: FakeSlack) -> None:
     webhook = AsyncWebhookClient(url)
     statuses = [(await webhook.send(text=f"update {n}")).status_code for n in range(6)]
     assert statuses == [200] * 5 + [404]
-    assert [post.body["text"] for post in await fake.wait_for_responses(5)] == [
-        f"update {n}" for n in range(5)
-    ]
+    assert [post.body["text"] for post in fake.responses] == [f"update {n}" for n in range(5)]
     assert all(post.url == url for post in fake.responses)
     assert url == fake.api_url.replace("/api/", "/response/1")
     unknown = await AsyncWebhookClient(fake.api_url.replace("/api/", "/response/999")).send(

@@ -5,29 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
-import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.sandbox.harness import Fakes, Sandbox, sandbox_environ
-from bot.sandbox.slack import poll_until
+from bot.core import SchedulerConfig, SendScheduler
+from bot.sandbox.harness import ManualClock, Sandbox, sandbox_environ
+from bot.sandbox.waiting import poll_until
 from bot.slack.texts import DATABASE_DOWN
-from tests.conftest import MakeBot, assert_stays
-from tests.store_fixtures import POSTGRES_URL, _create_database, _drop_database
-from tests.test_faults_sipgate import closed_port
+from tests.fakes import ScriptedFakes
+from tests.helpers import ROOT, MakeBot, PostgresDatabase, assert_settled, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "+49 151 12345678"
 
 
 async def test_database_down_at_start_up_exits_non_zero_naming_the_database(
-    fakes: Fakes, tmp_path: Path
+    fakes: ScriptedFakes, tmp_path: Path
 ) -> None:
-    url = f"postgresql://postgres:pw-Secret9@127.0.0.1:{closed_port()}/test"
+    url = f"postgresql://postgres:pw-Secret9@127.0.0.1:{free_port()}/test"
     settings = sandbox_environ(fakes.slack, fakes.sipgate, DATABASE_URL=url, PORT="0")
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -62,7 +62,7 @@ def _remove_database_files(tmp_path: Path) -> None:
 
 
 async def test_quick_send_with_the_database_down_is_refused_and_explained(
-    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+    make_bot: MakeBot, fakes: ScriptedFakes, tmp_path: Path
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await break_database(bot, tmp_path)
@@ -73,15 +73,15 @@ async def test_quick_send_with_the_database_down_is_refused_and_explained(
     (answer,) = await fakes.slack.wait_for_responses(1)
     assert answer.body["text"] == DATABASE_DOWN
     assert answer.body["response_type"] == "ephemeral"
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: not fakes.sipgate.sms_posts and not fakes.slack.calls_to("chat.postMessage"),
-        within=0.1,
-        what="something was sent without a record",
+        "something was sent without a record",
     )
 
 
 async def test_http_request_with_the_database_down_is_no_500(
-    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+    make_bot: MakeBot, fakes: ScriptedFakes, tmp_path: Path
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await bot.serve_http()
@@ -99,7 +99,7 @@ async def test_http_request_with_the_database_down_is_no_500(
 
 
 async def test_modal_submission_with_the_database_down_errors_on_to(
-    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+    make_bot: MakeBot, fakes: ScriptedFakes, tmp_path: Path
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await bot.command("")
@@ -111,46 +111,56 @@ async def test_modal_submission_with_the_database_down_errors_on_to(
     assert response.status == 200
     body = json.loads(response.body)
     assert body == {"response_action": "errors", "errors": {"to": DATABASE_DOWN}}
-    await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.1)
+    await assert_settled(bot, lambda: not fakes.sipgate.sms_posts, "an SMS was sent")
 
 
-async def test_scheduler_round_with_the_database_down_sends_nothing(
-    make_bot: MakeBot, fakes: Fakes, tmp_path: Path
+async def test_scheduler_round_with_the_database_down_is_logged_retried_and_sends_nothing(
+    make_bot: MakeBot,
+    fakes: ScriptedFakes,
+    clock: ManualClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await break_database(bot, tmp_path)
+    config = SchedulerConfig(grace=timedelta(minutes=15), interval=0.02)
+    scheduler = SendScheduler(bot.ledger, bot.bot.service, config, clock, bot.bot.tracker)
 
-    task = asyncio.create_task(bot.scheduler.run())  # a failing round is logged and retried
-    await assert_stays(lambda: not task.done(), within=0.2, what="the scheduler loop died")
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    with caplog.at_level(logging.ERROR, logger="bot.core.scheduler"):
+        task = asyncio.create_task(scheduler.run())
+        try:
+            await poll_until(
+                lambda: failed_rounds(caplog) >= 3 or task.done(),
+                5,
+                lambda: f"{failed_rounds(caplog)} failed rounds were logged",
+            )
+            assert not task.done(), "the scheduler loop died"
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
+    assert failed_rounds(caplog) >= 3  # each failing round was logged, and the next one ran
     assert fakes.sipgate.sms_posts == []
 
 
+def failed_rounds(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(record.getMessage() == "scheduler round failed" for record in caplog.records)
+
+
 async def test_postgresql_gone_while_running_refuses_and_explains(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes, disposable_database: PostgresDatabase
 ) -> None:
-    name = f"sms_fault_{os.getpid()}_{secrets.token_hex(3)}"
-    url = await _create_database(POSTGRES_URL, name)
-    if url is None:
-        if os.environ.get("CI"):
-            raise AssertionError("PostgreSQL must be reachable in CI")
-        pytest.skip("PostgreSQL is not reachable")
-    try:
-        bot = await make_bot(run_scheduler=False, DATABASE_URL=url)
-        await bot.command(f"{NUMBER} first")
-        await fakes.sipgate.wait_for_posts(1)
+    bot = await make_bot(run_scheduler=False, DATABASE_URL=disposable_database.url)
+    await bot.command(f"{NUMBER} first")
+    await fakes.sipgate.wait_for_posts(1)
 
-        await _drop_database(POSTGRES_URL, name)  # WITH (FORCE): live connections are cut
-        response = await bot.command(f"{NUMBER} second")
+    await disposable_database.drop()  # WITH (FORCE): live connections are cut
+    response = await bot.command(f"{NUMBER} second")
 
-        assert response.status == 200
-        await poll_until(
-            lambda: any(p.body.get("text") == DATABASE_DOWN for p in fakes.slack.responses),
-            10,
-            lambda: f"not told: {[p.body for p in fakes.slack.responses]}",
-        )
-        assert len(fakes.sipgate.sms_posts) == 1  # nothing sent without a record
-    finally:
-        await _drop_database(POSTGRES_URL, name)
+    assert response.status == 200
+    await poll_until(
+        lambda: any(p.body.get("text") == DATABASE_DOWN for p in fakes.slack.responses),
+        10,
+        lambda: f"not told: {[p.body for p in fakes.slack.responses]}",
+    )
+    await assert_settled(bot, lambda: len(fakes.sipgate.sms_posts) == 1, "sent without a record")

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 
-from bot.core import SendRecord, State
+from bot.core import State
 from bot.logs import OneLineFormatter, RequestContext
-from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
+from bot.sandbox.harness import ManualClock, Sandbox
 from bot.sandbox.sipgate import DROP, HANG, Scripted
-from tests.conftest import MakeBot, wait_thread
+from tests.fakes import ScriptedFakes
+from tests.helpers import (
+    NUMBER,
+    MakeBot,
+    fire_due,
+    free_port,
+    only_send,
+    schedule,
+    wait_thread,
+)
 
-NUMBER = "+49 151 12345678"
 JSON = {"Content-Type": "application/json"}
 
 # (id, scripted answer, expected state, error kind, words the requester reads)
@@ -33,7 +39,7 @@ FAULTS = [
     ("503", Scripted(status=503), State.UNKNOWN, "server", "may not have gone out"),
     ("429", Scripted(status=429), State.FAILED, "rate_limited",
      "rate-limiting; try again in a minute"),
-    # The ledger keeps the kind, not the header: the reply says what §4 says for any 429.
+    # The ledger keeps the kind, not the header: the reply is the one for any 429.
     ("429-retry-after", Scripted(status=429, headers={"Retry-After": "30"}), State.FAILED,
      "rate_limited", "rate-limiting; try again in a minute"),
     ("429-bad-retry-after", Scripted(status=429, headers={"Retry-After": "soon"}), State.FAILED,
@@ -56,13 +62,6 @@ QUICK_ONLY_NEW = {"502", "429-retry-after", "429-bad-retry-after", "slow-under-t
                   "500-broken-json"}  # fmt: skip
 
 
-def closed_port() -> int:
-    """A local port nothing listens on: connecting is refused."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def count_attempts(bot: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record every HTTP round trip the bot's sipgate client tries (connected or not)."""
     client = bot.bot.sipgate
@@ -78,30 +77,7 @@ def count_attempts(bot: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return attempts
 
 
-async def only_send(bot: Sandbox, user: str = "U_ALICE") -> SendRecord:
-    (request,) = await bot.ledger.list_for_user(user)
-    (send,) = request.sends
-    return send
-
-
-async def schedule(bot: Sandbox, clock: ManualClock, minutes: int = 30) -> None:
-    """Schedule one SMS from C_GENERAL through the modal; wait for the 🕒 reply."""
-    await bot.command("", trigger_id=bot.slack.new_trigger_id("U_ALICE"))
-    await bot.slack.wait_for("views.open", len(bot.slack.views) or 1)
-    response = await bot.submit(to=NUMBER, message="later", when=in_minutes(clock, minutes))
-    assert response.status == 200
-    assert response.body == ""
-    _, (reply,) = await wait_thread(bot.slack, "C_GENERAL")
-    assert reply.text.startswith("🕒")
-    await bot.slack.wait_for("chat.update", 1)  # the parent shows "scheduled" too
-
-
-async def fire_due(bot: Sandbox, clock: ManualClock, minutes: int = 31) -> None:
-    clock.advance(timedelta(minutes=minutes))
-    await bot.fire_due()
-
-
-def assert_sms_count(fakes: Fakes, state: State) -> None:
+def assert_sms_count(fakes: ScriptedFakes, state: State) -> None:
     """At most one SMS per recipient arrived; it counts as sent only when accepted."""
     assert len(fakes.sipgate.sms_posts) == 1, "a send was retried or never made"
     assert len(fakes.sipgate.sms) == (1 if state is State.ACCEPTED else 0)
@@ -114,7 +90,7 @@ def assert_sms_count(fakes: Fakes, state: State) -> None:
 )
 async def test_quick_send_fault(
     make_bot: MakeBot,
-    fakes: Fakes,
+    fakes: ScriptedFakes,
     scripted: Scripted,
     state: State,
     kind: str | None,
@@ -139,7 +115,7 @@ async def test_quick_send_fault(
                          ids=FAULT_IDS)  # fmt: skip
 async def test_scheduled_firing_fault(
     make_bot: MakeBot,
-    fakes: Fakes,
+    fakes: ScriptedFakes,
     clock: ManualClock,
     scripted: Scripted,
     state: State,
@@ -153,6 +129,7 @@ async def test_scheduled_firing_fault(
     await fire_due(bot, clock)
 
     _, replies = await wait_thread(fakes.slack, "C_GENERAL", replies=2)
+    assert replies[0].text.startswith("🕒")
     assert words in replies[1].text
     send = await only_send(bot)
     assert (send.state, send.error_kind) == (state, kind)
@@ -162,11 +139,9 @@ async def test_scheduled_firing_fault(
 
 
 async def test_quick_send_to_an_unreachable_sipgate_fails_after_one_retry(
-    make_bot: MakeBot, fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+    make_bot: MakeBot, fakes: ScriptedFakes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    bot = await make_bot(
-        SIPGATE_API_URL=f"http://127.0.0.1:{closed_port()}/v2", SIPGATE_SMS_ID="s0"
-    )
+    bot = await make_bot(SIPGATE_API_URL=f"http://127.0.0.1:{free_port()}/v2", SIPGATE_SMS_ID="s0")
     attempts = count_attempts(bot, monkeypatch)
 
     await bot.command(f"{NUMBER} hi")
@@ -182,14 +157,14 @@ async def test_quick_send_to_an_unreachable_sipgate_fails_after_one_retry(
 
 
 async def test_scheduled_send_firing_while_sipgate_is_unreachable_fails(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = await make_bot(run_scheduler=False)
     await schedule(before, clock)
     await before.close()
     after = await make_bot(  # restarted while sipgate is down
         run_scheduler=False,
-        SIPGATE_API_URL=f"http://127.0.0.1:{closed_port()}/v2",
+        SIPGATE_API_URL=f"http://127.0.0.1:{free_port()}/v2",
         SIPGATE_SMS_ID="s0",
     )
     attempts = count_attempts(after, monkeypatch)
@@ -223,7 +198,7 @@ def bot_log() -> Iterator[io.StringIO]:
 
 
 async def test_sipgate_log_lines_name_the_request(
-    make_bot: MakeBot, fakes: Fakes, bot_log: io.StringIO
+    make_bot: MakeBot, fakes: ScriptedFakes, bot_log: io.StringIO
 ) -> None:
     bot = await make_bot()
     fakes.sipgate.script_send(Scripted(status=402))

@@ -11,15 +11,24 @@ import json
 import pytest
 
 from bot.core import State
-from bot.sandbox.harness import Fakes, ManualClock
-from tests.conftest import MakeBot, assert_stays, thread, top_level, wait_thread
-from tests.test_faults_sipgate import fire_due, only_send, schedule
+from bot.sandbox.harness import ManualClock
+from tests.fakes import ScriptedFakes
+from tests.helpers import (
+    MakeBot,
+    assert_settled,
+    fire_due,
+    only_send,
+    schedule,
+    thread,
+    top_level,
+    wait_thread,
+)
 
 NUMBER = "+49 151 12345678"
 
 
 async def test_rate_limited_post_is_retried_after_retry_after_and_shown_once(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
     fakes.slack.fail("chat.postMessage", "ratelimited", status=429, headers={"Retry-After": "1"})
@@ -40,7 +49,7 @@ async def test_rate_limited_post_is_retried_after_retry_after_and_shown_once(
 
 @pytest.mark.parametrize("status", [500, 503])
 async def test_slack_5xx_on_the_status_is_tried_again_and_shown_once(
-    make_bot: MakeBot, fakes: Fakes, status: int
+    make_bot: MakeBot, fakes: ScriptedFakes, status: int
 ) -> None:
     bot = await make_bot()
     fakes.slack.fail("chat.postMessage", "internal_error", status=status)
@@ -60,7 +69,7 @@ async def test_slack_5xx_on_the_status_is_tried_again_and_shown_once(
 
 
 async def test_slack_5xx_on_a_scheduled_reply_is_tried_again_in_the_thread(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await schedule(bot, clock)
@@ -77,7 +86,7 @@ async def test_slack_5xx_on_a_scheduled_reply_is_tried_again_in_the_thread(
 
 
 async def test_archived_channel_gets_the_outcome_once_on_the_response_url(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
     fakes.slack.fail("chat.postMessage", "is_archived", channel="C_OLD", times=None)
@@ -86,10 +95,10 @@ async def test_archived_channel_gets_the_outcome_once_on_the_response_url(
 
     (answer,) = await fakes.slack.wait_for_responses(1)
     assert "accepted by sipgate" in json.dumps(answer.body, ensure_ascii=False)
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: len(fakes.slack.responses) == 1 and not fakes.slack.messages("U_ALICE"),
-        within=0.1,
-        what="the outcome was told twice",
+        "the outcome was told twice",
     )
     assert (await only_send(bot)).state is State.ACCEPTED
     assert len(fakes.sipgate.sms_posts) == 1
@@ -97,7 +106,7 @@ async def test_archived_channel_gets_the_outcome_once_on_the_response_url(
 
 @pytest.mark.parametrize("error", ["not_in_channel", "channel_not_found", "is_archived"])
 async def test_modal_send_where_the_bot_cannot_post_tells_the_response_url_once(
-    make_bot: MakeBot, fakes: Fakes, error: str
+    make_bot: MakeBot, fakes: ScriptedFakes, error: str
 ) -> None:
     bot = await make_bot()
     await bot.command("", channel="C_CLOSED", trigger_id=fakes.slack.new_trigger_id())
@@ -111,17 +120,17 @@ async def test_modal_send_where_the_bot_cannot_post_tells_the_response_url_once(
     shown = json.dumps(answer.body, ensure_ascii=False)
     assert "accepted by sipgate" in shown
     assert "from the form" in shown
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: len(fakes.slack.responses) == 1 and not fakes.slack.messages("U_ALICE"),
-        within=0.1,
-        what="the outcome was told twice",
+        "the outcome was told twice",
     )
     assert (await only_send(bot)).state is State.ACCEPTED
     assert len(fakes.sipgate.sms_posts) == 1
 
 
 async def test_expired_trigger_tells_to_run_sms_again_and_records_nothing(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
     fakes.slack.fail("views.open", "expired_trigger_id")
@@ -132,6 +141,6 @@ async def test_expired_trigger_tells_to_run_sms_again_and_records_nothing(
     (answer,) = await fakes.slack.wait_for_responses(1)
     assert answer.body["response_type"] == "ephemeral"
     assert "Please run /sms again" in str(answer.body["text"])
-    await assert_stays(lambda: len(fakes.slack.responses) == 1, within=0.1)
+    await assert_settled(bot, lambda: len(fakes.slack.responses) == 1, "the answer was repeated")
     assert await bot.ledger.list_for_user("U_ALICE") == []
     assert fakes.sipgate.sms_posts == []

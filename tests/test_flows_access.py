@@ -9,27 +9,26 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.core import State
-from bot.sandbox.harness import Fakes
-from bot.sandbox.sipgate import FakeSipgate
-from bot.sandbox.slack import FakeSlack
-from tests.conftest import MakeBot, assert_stays, wait_thread
+from tests.fakes import ScriptedFakes
+from tests.fakes.sipgate import ScriptedSipgate
+from tests.fakes.slack import ScriptedSlack
+from tests.helpers import MakeBot, assert_settled, wait_thread
 
 NUMBER = "+49 151 12345678"
 
 
 @pytest.fixture
-async def fakes() -> AsyncIterator[Fakes]:
+async def fakes() -> AsyncIterator[ScriptedFakes]:
     """This module's fake Slack knows the user group S_OPS (alice only)."""
-    started = Fakes(FakeSlack(usergroups={"S_OPS": ["U_ALICE"]}), FakeSipgate())
-    await started.slack.start()
-    await started.sipgate.start()
+    slack = ScriptedSlack(usergroups={"S_OPS": ["U_ALICE"]})
+    started = await ScriptedFakes(slack, ScriptedSipgate()).started()
     try:
         yield started
     finally:
         await started.close()
 
 
-async def test_denied_user_is_told_and_recorded(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_denied_user_is_told_and_recorded(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot(SMS_ADMINS="U_BOB")
 
     response = await bot.command(f"{NUMBER} hi", user="U_MALLORY")
@@ -49,7 +48,7 @@ async def test_denied_user_is_told_and_recorded(make_bot: MakeBot, fakes: Fakes)
 
 
 async def test_user_group_member_may_send_and_the_group_is_cached(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SMS_ALLOWED_USERS="U_BOB", SMS_ALLOWED_USERGROUPS="S_OPS")
 
@@ -64,7 +63,9 @@ async def test_user_group_member_may_send_and_the_group_is_cached(
     assert lookup.args["usergroup"] == "S_OPS"
 
 
-async def test_user_outside_users_and_groups_is_denied(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_user_outside_users_and_groups_is_denied(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
     bot = await make_bot(SMS_ALLOWED_USERS="U_BOB", SMS_ALLOWED_USERGROUPS="S_OPS")
 
     await bot.command(f"{NUMBER} hi", user="U_MALLORY")
@@ -74,7 +75,9 @@ async def test_user_outside_users_and_groups_is_denied(make_bot: MakeBot, fakes:
     assert fakes.sipgate.sms_posts == []
 
 
-async def test_channel_rule_denies_other_conversations(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_channel_rule_denies_other_conversations(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
     bot = await make_bot(SMS_ALLOWED_CHANNELS="C_SUPPORT")
 
     await bot.command(f"{NUMBER} hi", channel="C_GENERAL")
@@ -87,7 +90,7 @@ async def test_channel_rule_denies_other_conversations(make_bot: MakeBot, fakes:
     await wait_thread(fakes.slack, "C_SUPPORT")
 
 
-async def test_country_outside_the_list_is_refused(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_country_outside_the_list_is_refused(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot(SMS_ALLOWED_COUNTRIES="DE")
 
     await bot.command("+1 416 555 0123 hi")
@@ -101,7 +104,7 @@ async def test_country_outside_the_list_is_refused(make_bot: MakeBot, fakes: Fak
     assert fakes.slack.calls_to("chat.postMessage") == []
 
 
-async def test_denied_user_cannot_open_the_modal(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_denied_user_cannot_open_the_modal(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot()
 
     await bot.command("", user="U_MALLORY")
@@ -112,7 +115,7 @@ async def test_denied_user_cannot_open_the_modal(make_bot: MakeBot, fakes: Fakes
 
 
 async def test_denied_modal_attempt_with_a_number_is_recorded(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
 
@@ -126,7 +129,7 @@ async def test_denied_modal_attempt_with_a_number_is_recorded(
 
 
 async def test_user_removed_from_the_allowlist_gets_the_error_on_submit(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     before = await make_bot(SMS_ALLOWED_USERS="U_ALICE")
     await before.command("")
@@ -152,7 +155,7 @@ async def test_user_removed_from_the_allowlist_gets_the_error_on_submit(
     ids=["bad-signature", "stale-timestamp"],
 )
 async def test_unsigned_or_stale_request_is_refused_and_does_nothing(
-    make_bot: MakeBot, fakes: Fakes, secret: str | None, age: int
+    make_bot: MakeBot, fakes: ScriptedFakes, secret: str | None, age: int
 ) -> None:
     bot = await make_bot()
     body = bot.command_body(f"{NUMBER} hi")
@@ -163,7 +166,8 @@ async def test_unsigned_or_stale_request_is_refused_and_does_nothing(
     response = await bot.dispatch(body, **kwargs)  # type: ignore[arg-type]
 
     assert response.status == 401
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: not fakes.slack.calls and not fakes.slack.responses and not fakes.sipgate.sms_posts,
-        what="a refused request reached Slack or sipgate",
+        "a refused request reached Slack or sipgate",
     )

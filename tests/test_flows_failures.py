@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,15 +9,18 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import State
-from bot.sandbox.harness import Fakes, ManualClock, in_minutes
+from bot.sandbox.harness import ManualClock, in_minutes
 from bot.sandbox.sipgate import DROP, HANG, Scripted
 from bot.slack.web import SlackWeb
-from tests.conftest import MakeBot, assert_stays, response_texts, top_level, wait_thread
+from tests.fakes import ScriptedFakes
+from tests.helpers import MakeBot, assert_settled, free_port, response_texts, top_level, wait_thread
 
 NUMBER = "+49 151 12345678"
 
 
-async def test_sipgate_401_fails_with_the_explanation(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_sipgate_401_fails_with_the_explanation(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
     bot = await make_bot()
     fakes.sipgate.script_send(Scripted(status=401))
 
@@ -36,7 +38,7 @@ async def test_sipgate_401_fails_with_the_explanation(make_bot: MakeBot, fakes: 
 
 
 async def test_sipgate_timeout_is_unknown_and_never_retried(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SIPGATE_TIMEOUT="0.5")
     fakes.sipgate.script_send(HANG)
@@ -52,8 +54,10 @@ async def test_sipgate_timeout_is_unknown_and_never_retried(
     assert "check with the recipient" in reply.text
     (request,) = await bot.ledger.list_for_user("U_ALICE")
     assert [send.state for send in request.sends] == [State.UNKNOWN]
-    await assert_stays(
-        lambda: len(fakes.sipgate.sms_posts) == 1, what="a timed-out send was retried"
+    await assert_settled(
+        bot,
+        lambda: len(fakes.sipgate.sms_posts) == 1,
+        "a timed-out send was retried",
     )
     assert fakes.sipgate.sms == []
 
@@ -70,7 +74,7 @@ async def test_sipgate_timeout_is_unknown_and_never_retried(
     ],
 )
 async def test_sipgate_answers_are_explained(
-    make_bot: MakeBot, fakes: Fakes, status: int, state: State, words: str
+    make_bot: MakeBot, fakes: ScriptedFakes, status: int, state: State, words: str
 ) -> None:
     bot = await make_bot()
     fakes.sipgate.script_send(Scripted(status=status))
@@ -86,7 +90,7 @@ async def test_sipgate_answers_are_explained(
 
 
 async def test_connection_dropped_after_sending_is_unknown_and_not_retried(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
     fakes.sipgate.script_send(DROP)
@@ -96,10 +100,12 @@ async def test_connection_dropped_after_sending_is_unknown_and_not_retried(
     await fakes.slack.wait_for("chat.update", 1)
     _, (reply,) = await wait_thread(fakes.slack, "C_GENERAL")
     assert "outcome unknown" in reply.text
-    await assert_stays(lambda: len(fakes.sipgate.sms_posts) == 1, what="a dropped send was retried")
+    await assert_settled(
+        bot, lambda: len(fakes.sipgate.sms_posts) == 1, "a dropped send was retried"
+    )
 
 
-async def test_failed_views_open_is_told(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_failed_views_open_is_told(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot()
     fakes.slack.fail("views.open", "expired_trigger_id")
 
@@ -110,7 +116,7 @@ async def test_failed_views_open_is_told(make_bot: MakeBot, fakes: Fakes) -> Non
 
 
 async def test_channel_not_found_falls_back_to_the_response_url(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
     fakes.slack.fail("chat.postMessage", "channel_not_found", channel="C_GONE", times=None)
@@ -120,14 +126,15 @@ async def test_channel_not_found_falls_back_to_the_response_url(
     await fakes.sipgate.wait_for_posts(1)
     await fakes.slack.wait_for_responses(1)
     assert "accepted by sipgate" in response_texts(fakes.slack)[0]
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: len(fakes.slack.responses) == 1 and not fakes.slack.messages("U_ALICE"),
-        what="the outcome was told twice",
+        "the outcome was told twice",
     )
 
 
 async def test_thread_reply_failing_later_goes_to_a_dm(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     trigger_id = fakes.slack.new_trigger_id("U_ALICE")
@@ -148,7 +155,7 @@ async def test_thread_reply_failing_later_goes_to_a_dm(
 
 
 async def test_user_without_a_time_zone_sees_utc(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     fakes.slack.fail("users.info", "user_not_found", times=None)
@@ -163,11 +170,8 @@ async def test_user_without_a_time_zone_sees_utc(
 
 
 async def test_time_zone_lookup_that_cannot_connect_falls_back_to_utc() -> None:
-    with socket.socket() as sock:  # a port that refuses connections
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     client = AsyncWebClient(
-        token="xoxb-x", base_url=f"http://127.0.0.1:{port}/api/", retry_handlers=[]
+        token="xoxb-x", base_url=f"http://127.0.0.1:{free_port()}/api/", retry_handlers=[]
     )
 
     zone = await SlackWeb(client).timezone("U_ALICE")

@@ -7,10 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 from bot.core import SmsExtension, State
-from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
+from bot.sandbox.harness import ManualClock, Sandbox, in_minutes
 from bot.slack.texts import CANCEL_ACTION
 from bot.slack.views import decode_metadata
-from tests.conftest import MakeBot, assert_stays, top_level, wait_thread
+from tests.fakes import ScriptedFakes
+from tests.helpers import MakeBot, assert_settled, top_level, wait_thread
 
 NUMBER = "+49 151 12345678"
 TWO_EXTENSIONS = [
@@ -40,7 +41,7 @@ def errors_of(body: str) -> dict[str, str]:
     return errors
 
 
-async def test_sms_without_text_opens_the_modal(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_sms_without_text_opens_the_modal(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot(SMS_MAX_LENGTH="480")
 
     trigger_id = await open_modal(bot)
@@ -62,7 +63,9 @@ async def test_sms_without_text_opens_the_modal(make_bot: MakeBot, fakes: Fakes)
     assert fakes.sipgate.sms_posts == []
 
 
-async def test_several_extensions_offer_a_from_select(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_several_extensions_offer_a_from_select(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
     fakes.sipgate.extensions = list(TWO_EXTENSIONS)
     bot = await make_bot()
 
@@ -83,7 +86,7 @@ async def test_several_extensions_offer_a_from_select(make_bot: MakeBot, fakes: 
 
 
 async def test_invalid_fields_are_answered_as_errors_by_block(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(SMS_MAX_LENGTH="20", SMS_SCHEDULE_MAX_DAYS="7")
     await open_modal(bot)
@@ -103,14 +106,15 @@ async def test_invalid_fields_are_answered_as_errors_by_block(
     assert "at most 7 days ahead" in errors_of(too_far.body)["when"]
     assert set(errors_of(everything.body)) == {"to", "message", "when"}
     assert "is in CA" in errors_of(everything.body)["to"]
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: not fakes.sipgate.sms_posts and not fakes.slack.calls_to("chat.postMessage"),
-        what="an invalid submission was sent",
+        "an invalid submission was sent",
     )
 
 
 async def test_valid_submission_sends_and_reports_in_the_origin_channel(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot()
     await open_modal(bot, channel="C_SUPPORT")
@@ -129,7 +133,9 @@ async def test_valid_submission_sends_and_reports_in_the_origin_channel(
     assert top_level(fakes.slack, "C_GENERAL") == []
 
 
-async def test_same_submission_delivered_twice_sends_once(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_same_submission_delivered_twice_sends_once(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
     bot = await make_bot()
     await open_modal(bot)
     body = bot.submission_body(
@@ -142,14 +148,15 @@ async def test_same_submission_delivered_twice_sends_once(make_bot: MakeBot, fak
     assert (first.status, second.status) == (200, 200)
     await fakes.sipgate.wait_for_posts(1)
     await wait_thread(fakes.slack, "C_GENERAL")
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: len(fakes.sipgate.sms_posts) == 1 and len(top_level(fakes.slack, "C_GENERAL")) == 1,
-        what="a redelivered submission sent again",
+        "a redelivered submission sent again",
     )
 
 
 async def test_submission_over_the_hourly_limit_errors_on_to(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SMS_USER_HOURLY_LIMIT="1")
     await bot.command(f"{NUMBER} the only one this hour")
@@ -166,7 +173,7 @@ async def test_submission_over_the_hourly_limit_errors_on_to(
 
 
 async def test_scheduled_with_sipgate_passes_send_at(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(SMS_SCHEDULER="sipgate")
     await open_modal(bot)
@@ -191,7 +198,7 @@ async def test_scheduled_with_sipgate_passes_send_at(
 
 
 async def test_scheduled_by_the_bot_fires_when_due(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await open_modal(bot)
@@ -230,7 +237,7 @@ async def test_scheduled_by_the_bot_fires_when_due(
 
 
 async def test_redelivered_submission_that_used_the_last_sms_is_just_acked(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SMS_USER_HOURLY_LIMIT="1")
     await open_modal(bot)
@@ -247,7 +254,8 @@ async def test_redelivered_submission_that_used_the_last_sms_is_just_acked(
     # The SMS went out: Slack's copy must not reopen the form with an hourly-limit error.
     assert again.status == 200
     assert again.body == ""
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: len(fakes.sipgate.sms_posts) == 1 and not fakes.slack.responses,
-        what="a redelivered submission did something",
+        "a redelivered submission did something",
     )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
-from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
-from bot.sandbox.slack import poll_until
+from bot.core import State
+from bot.sandbox.harness import ManualClock
+from bot.sandbox.waiting import poll_until
 from bot.slack.texts import CANCEL_ACTION
-from tests.conftest import (
+from tests.fakes import ScriptedFakes
+from tests.helpers import (
     MakeBot,
-    assert_stays,
-    bot_output,
+    assert_settled,
+    fire_due,
     response_texts,
+    schedule,
     top_level,
     wait_thread,
 )
@@ -20,55 +22,14 @@ from tests.conftest import (
 NUMBER = "+49 151 12345678"
 
 
-async def schedule(
-    bot: Sandbox,
-    clock: ManualClock,
-    *,
-    minutes: int = 30,
-    user: str = "U_ALICE",
-    channel: str = "C_GENERAL",
-    message: str = "Reminder",
-) -> int:
-    """Schedule an SMS through the modal; its request id once the bot stored it."""
-    opened = len(bot.slack.views)
-    await bot.command("", user=user, channel=channel, trigger_id=bot.slack.new_trigger_id(user))
-    await bot.slack.wait_for("views.open", opened + 1)
-    before = {request.id for request in await bot.ledger.list_for_user(user)}
-    announced = bot_output(bot.slack).lower().count("scheduled for")
-    response = await bot.submit(
-        to=NUMBER,
-        message=message,
-        when=in_minutes(clock, minutes),
-        user=user,
-        view_id=f"V_{opened + 1}",
-    )
-    assert response.status == 200
-    assert response.body == ""
-    # The request is stored and announced after the ack: wait for the 🕒 reply (thread or
-    # response_url, wherever the bot could post it).
-    await poll_until(
-        lambda: bot_output(bot.slack).lower().count("scheduled for") > announced,
-        5.0,
-        lambda: f"the scheduled send was never announced:\n{bot.slack.transcript()}",
-    )
-    (request_id,) = {r.id for r in await bot.ledger.list_for_user(user)} - before
-    return request_id
-
-
-async def fire_due(bot: Sandbox, clock: ManualClock, minutes: int = 31) -> None:
-    """Move the clock on and run one scheduler round to its end."""
-    clock.advance(timedelta(minutes=minutes))
-    await bot.fire_due()
-
-
-async def scheduled_thread(fakes: Fakes, channel: str = "C_GENERAL") -> None:
+async def scheduled_thread(fakes: ScriptedFakes, channel: str = "C_GENERAL") -> None:
     """Wait until the 🕒 reply of the first request is in its thread."""
     _, (reply,) = await wait_thread(fakes.slack, channel)
     assert reply.text.startswith("🕒")
 
 
 async def test_requester_cancels_before_it_is_due(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     request_id = await schedule(bot, clock)
@@ -87,7 +48,7 @@ async def test_requester_cancels_before_it_is_due(
 
 
 async def test_cancel_accepts_the_hash_form(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     request_id = await schedule(bot, clock)
@@ -101,7 +62,7 @@ async def test_cancel_accepts_the_hash_form(
 
 
 async def test_another_user_may_not_cancel(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     request_id = await schedule(bot, clock)
@@ -120,7 +81,7 @@ async def test_another_user_may_not_cancel(
 
 
 async def test_admin_may_cancel_anyones(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False, SMS_ADMINS="U_BOB")
     request_id = await schedule(bot, clock)
@@ -137,7 +98,7 @@ async def test_admin_may_cancel_anyones(
 
 
 async def test_cancel_after_it_was_sent_is_too_late(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     request_id = await schedule(bot, clock)
@@ -153,7 +114,9 @@ async def test_cancel_after_it_was_sent_is_too_late(
     assert "accepted by sipgate" in str(answer.body["text"])
 
 
-async def test_cancel_button_cancels(make_bot: MakeBot, fakes: Fakes, clock: ManualClock) -> None:
+async def test_cancel_button_cancels(
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
+) -> None:
     bot = await make_bot(run_scheduler=False)
     request_id = await schedule(bot, clock)
     _, (scheduled,) = await wait_thread(fakes.slack, "C_GENERAL")
@@ -175,7 +138,7 @@ async def test_cancel_button_cancels(make_bot: MakeBot, fakes: Fakes, clock: Man
 
 
 async def test_cancel_button_of_someone_else_is_refused(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     request_id = await schedule(bot, clock)
@@ -191,22 +154,30 @@ async def test_cancel_button_of_someone_else_is_refused(
 
 
 async def test_cancelled_send_gives_its_hourly_count_back(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False, SMS_USER_HOURLY_LIMIT="1")
     request_id = await schedule(bot, clock)
     await scheduled_thread(fakes)
     await bot.command(f"cancel {request_id}")
     await wait_thread(fakes.slack, "C_GENERAL", replies=2)
+    (cancelled,) = await fakes.slack.wait_for_responses(1)
 
     await bot.command(f"{NUMBER} now that one is cancelled")
 
-    await fakes.sipgate.wait_for_posts(1)
-    await wait_thread(fakes.slack, "C_GENERAL", parents=2)
+    (post,) = await fakes.sipgate.wait_for_posts(1)
+    assert post.json["message"] == "now that one is cancelled"
+    _, (reply,) = await wait_thread(fakes.slack, "C_GENERAL", parents=2)
+    assert "accepted by sipgate" in reply.text
+    sent = [r for r in await bot.ledger.list_for_user("U_ALICE") if r.id != request_id]
+    assert [send.state for send in sent[0].sends] == [State.ACCEPTED]
+    await assert_settled(
+        bot, lambda: fakes.slack.responses == [cancelled], "the second send was refused"
+    )
 
 
 async def test_list_shows_scheduled_and_recent_with_ids(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
     await bot.command(f"{NUMBER} sent at once")
@@ -227,7 +198,7 @@ async def test_list_shows_scheduled_and_recent_with_ids(
     assert "+49 1511 2345678" in text
 
 
-async def test_list_of_someone_without_sms(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_list_of_someone_without_sms(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot()
 
     await bot.command("list", user="U_BOB")
@@ -237,7 +208,7 @@ async def test_list_of_someone_without_sms(make_bot: MakeBot, fakes: Fakes) -> N
 
 
 async def test_not_in_channel_posts_the_outcome_once_to_the_response_url(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     fakes.slack.remove_bot_from("C_PRIVATE")
     bot = await make_bot()
@@ -250,15 +221,16 @@ async def test_not_in_channel_posts_the_outcome_once_to_the_response_url(
     shown = response_texts(fakes.slack)[0]
     assert "accepted by sipgate" in shown
     assert "hello from a private channel" in shown
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: len(fakes.slack.responses) == 1 and not fakes.slack.messages("U_ALICE"),
-        what="the outcome was told more than once or by DM",
+        "the outcome was told more than once or by DM",
     )
     assert fakes.slack.messages("C_PRIVATE") == []
 
 
 async def test_not_in_channel_scheduled_fires_as_a_dm(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     fakes.slack.remove_bot_from("C_PRIVATE")
     bot = await make_bot(run_scheduler=False)
@@ -286,7 +258,7 @@ async def test_not_in_channel_scheduled_fires_as_a_dm(
 
 
 async def test_scheduled_time_is_shown_in_the_requesters_zone(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False)
 
@@ -297,7 +269,7 @@ async def test_scheduled_time_is_shown_in_the_requesters_zone(
 
 
 async def test_due_send_of_a_user_no_longer_allowed_is_cancelled(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     before = await make_bot(run_scheduler=False)
     request_id = await schedule(before, clock)
@@ -312,7 +284,7 @@ async def test_due_send_of_a_user_no_longer_allowed_is_cancelled(
 
 
 async def test_send_overdue_beyond_the_grace_is_missed_and_told(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False, SMS_SCHEDULE_GRACE="900")
     request_id = await schedule(bot, clock, minutes=30)
@@ -328,7 +300,7 @@ async def test_send_overdue_beyond_the_grace_is_missed_and_told(
     assert fakes.sipgate.sms_posts == []
 
 
-async def test_cancel_of_an_unknown_id(make_bot: MakeBot, fakes: Fakes) -> None:
+async def test_cancel_of_an_unknown_id(make_bot: MakeBot, fakes: ScriptedFakes) -> None:
     bot = await make_bot()
 
     await bot.command("cancel 99")
@@ -338,7 +310,7 @@ async def test_cancel_of_an_unknown_id(make_bot: MakeBot, fakes: Fakes) -> None:
 
 
 async def test_not_in_channel_cancel_button_on_the_ephemeral_summary(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     fakes.slack.remove_bot_from("C_PRIVATE")
     bot = await make_bot(run_scheduler=False)

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.sandbox.harness import Fakes, Sandbox
-from tests.conftest import MakeBot, assert_stays, wait_thread
+from bot.sandbox.harness import Sandbox
+from tests.fakes import ScriptedFakes
+from tests.helpers import MakeBot, assert_settled, wait_thread
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ async def test_healthz(served: Sandbox, http: aiohttp.ClientSession) -> None:
 
 
 async def test_signed_quick_send_goes_out(
-    served: Sandbox, http: aiohttp.ClientSession, fakes: Fakes
+    served: Sandbox, http: aiohttp.ClientSession, fakes: ScriptedFakes
 ) -> None:
     body = served.command_body("+49 151 12345678 via HTTP")
 
@@ -53,7 +54,7 @@ async def test_signed_quick_send_goes_out(
 async def test_bad_or_stale_signature_is_401(
     served: Sandbox,
     http: aiohttp.ClientSession,
-    fakes: Fakes,
+    fakes: ScriptedFakes,
     secret: str | None,
     age: int,
 ) -> None:
@@ -68,14 +69,15 @@ async def test_bad_or_stale_signature_is_401(
     async with await post as response:
         assert response.status == 401
 
-    await assert_stays(
+    await assert_settled(
+        served,
         lambda: not fakes.slack.calls and not fakes.sipgate.sms_posts,
-        what="a refused request did something",
+        "a refused request did something",
     )
 
 
 async def test_unsigned_request_is_401(
-    served: Sandbox, http: aiohttp.ClientSession, fakes: Fakes
+    served: Sandbox, http: aiohttp.ClientSession, fakes: ScriptedFakes
 ) -> None:
     body = served.command_body("+49 151 12345678 hi")
 
@@ -89,7 +91,7 @@ async def test_unsigned_request_is_401(
 
 
 async def test_signed_but_malformed_body_is_400(
-    served: Sandbox, http: aiohttp.ClientSession, fakes: Fakes
+    served: Sandbox, http: aiohttp.ClientSession, fakes: ScriptedFakes
 ) -> None:
     async with await served.post(http, "payload=%7Bnot-json") as response:
         assert response.status == 400
@@ -97,7 +99,7 @@ async def test_signed_but_malformed_body_is_400(
 
 
 async def test_metrics_are_prometheus_text(
-    served: Sandbox, http: aiohttp.ClientSession, fakes: Fakes
+    served: Sandbox, http: aiohttp.ClientSession, fakes: ScriptedFakes
 ) -> None:
     async with await served.post(http, served.command_body("+49 151 12345678 hi")) as response:
         assert response.status == 200

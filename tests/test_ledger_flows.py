@@ -3,74 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import aiohttp
 import pytest
 
-from bot.core import RequestDraft, State
-from bot.sandbox.harness import (
-    SIGNING_SECRET,
-    Fakes,
-    ManualClock,
-    Sandbox,
-    in_minutes,
-    sandbox_environ,
-)
+from bot.core import State
+from bot.sandbox.harness import ManualClock, Sandbox, sandbox_environ
 from bot.sandbox.sipgate import HANG
-from bot.sandbox.slack import poll_until
-from bot.sandbox.slack_requests import (
-    form_body,
-    modal_state,
-    signed_headers,
-    slash_command_fields,
-)
+from bot.sandbox.waiting import poll_until
 from bot.store import open_ledger
-from tests.store_fixtures import ledger_url  # noqa: F401 - the parameterised fixture
-
-NUMBER = "+49 151 12345678"
-StartBot = Callable[..., Awaitable[Sandbox]]
+from tests.fakes import ScriptedFakes
+from tests.helpers import (
+    NUMBER,
+    MakeBot,
+    due_draft,
+    post_signed,
+    quick_send_body,
+    schedule,
+)
 
 
 @pytest.fixture
-async def start_bot(fakes: Fakes, ledger_url: str) -> AsyncIterator[StartBot]:  # noqa: F811
-    """Start bot instances on the same database (each one is another process's worth)."""
-    bots: list[Sandbox] = []
-
-    async def start(clock: ManualClock, **overrides: str) -> Sandbox:
-        bot = await Sandbox.start(
-            fakes, clock=clock, run_scheduler=False, DATABASE_URL=ledger_url, **overrides
-        )
-        bots.append(bot)
-        return bot
-
-    yield start
-    for bot in bots:
-        await bot.close()
+def start_bot(make_bot: MakeBot, ledger_url: str) -> MakeBot:
+    """Start bot instances on the test's database (each one is another process's worth)."""
+    return functools.partial(make_bot, run_scheduler=False, DATABASE_URL=ledger_url)
 
 
-async def schedule(bot: Sandbox, clock: ManualClock, minutes: int, view_id: str) -> None:
-    opened = len(bot.slack.views)
-    await bot.command("")
-    await bot.slack.wait_for("views.open", opened + 1)
-    state = modal_state(to=NUMBER, message="See you at 3", when=in_minutes(clock, minutes))
-    response = await bot.dispatch(bot.submission_body(state, view_id=view_id))
-    assert response.status == 200
-    assert not response.body
-
-
-async def fire(bot: Sandbox) -> None:
-    await bot.fire_due()
-
-
-async def test_a_scheduled_send_fires_after_a_restart(start_bot: StartBot, fakes: Fakes) -> None:
-    clock = ManualClock()
-    first = await start_bot(clock)
-    await schedule(first, clock, minutes=10, view_id="V1")
+async def test_a_scheduled_send_fires_after_a_restart(
+    start_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
+) -> None:
+    first = await start_bot()
+    await schedule(first, clock, minutes=10)
     await poll_until(
         lambda: len(fakes.slack.calls_to("chat.postMessage")) >= 2,
         5,
@@ -79,8 +47,8 @@ async def test_a_scheduled_send_fires_after_a_restart(start_bot: StartBot, fakes
     await first.close()
 
     clock.advance(timedelta(minutes=11))
-    second = await start_bot(clock)
-    await fire(second)
+    second = await start_bot()
+    await second.fire_due()
 
     posts = await fakes.sipgate.wait_for_posts(1)
     assert posts[0].json["recipient"] == "+4915112345678"
@@ -94,15 +62,16 @@ async def test_a_scheduled_send_fires_after_a_restart(start_bot: StartBot, fakes
     assert not parent.args.get("thread_ts")
 
 
-async def test_overdue_beyond_grace_is_missed_not_sent(start_bot: StartBot, fakes: Fakes) -> None:
-    clock = ManualClock()
-    first = await start_bot(clock)
-    await schedule(first, clock, minutes=5, view_id="V1")
+async def test_overdue_beyond_grace_is_missed_not_sent(
+    start_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
+) -> None:
+    first = await start_bot()
+    await schedule(first, clock, minutes=5)
     await first.close()
 
     clock.advance(timedelta(minutes=5, seconds=901))
-    second = await start_bot(clock, SMS_SCHEDULE_GRACE="900")
-    await fire(second)
+    second = await start_bot(SMS_SCHEDULE_GRACE="900")
+    await second.fire_due()
 
     await poll_until(
         lambda: any(
@@ -116,10 +85,11 @@ async def test_overdue_beyond_grace_is_missed_not_sent(start_bot: StartBot, fake
     assert [send.state for send in request.sends] == [State.MISSED]
 
 
-async def test_hourly_limit_counts_across_instances(start_bot: StartBot, fakes: Fakes) -> None:
-    clock = ManualClock()
-    one = await start_bot(clock, SMS_USER_HOURLY_LIMIT="2")
-    two = await start_bot(clock, SMS_USER_HOURLY_LIMIT="2")
+async def test_hourly_limit_counts_across_instances(
+    start_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
+    one = await start_bot(SMS_USER_HOURLY_LIMIT="2")
+    two = await start_bot(SMS_USER_HOURLY_LIMIT="2")
 
     await one.command(f"{NUMBER} first")
     await fakes.sipgate.wait_for_posts(1)
@@ -136,25 +106,26 @@ async def test_hourly_limit_counts_across_instances(start_bot: StartBot, fakes: 
 
 
 async def test_two_instances_send_200_due_sends_exactly_once(
-    start_bot: StartBot,
-    fakes: Fakes,
-    ledger_url: str,  # noqa: F811
+    start_bot: MakeBot,
+    fakes: ScriptedFakes,
+    ledger_url: str,
+    clock: ManualClock,
 ) -> None:
-    clock = ManualClock()
     ledger = await open_ledger(ledger_url)
     for index in range(200):
         await ledger.open_request(due_draft(index, clock), hourly_limit=1000)
     await ledger.close()
     clock.advance(timedelta(minutes=2))
-    one = await start_bot(clock, SMS_ALLOW_EVERYONE="true")
-    two = await start_bot(clock, SMS_ALLOW_EVERYONE="true")
+    one = await start_bot(SMS_ALLOW_EVERYONE="true")
+    two = await start_bot(SMS_ALLOW_EVERYONE="true")
 
     await asyncio.gather(*(fire_all(bot) for bot in (one, two, one, two)))
 
     recipients = [post.json["recipient"] for post in await fakes.sipgate.wait_for_posts(200)]
     assert len(recipients) == 200 == len(set(recipients))
-    await asyncio.sleep(0)  # let nothing else slip in: the count must stay exactly 200
-    assert len(fakes.sipgate.sms_posts) == 200
+    await one.settle()
+    await two.settle()
+    assert len(fakes.sipgate.sms_posts) == 200  # both instances are done: none sent twice
 
 
 async def fire_all(bot: Sandbox) -> None:
@@ -164,24 +135,8 @@ async def fire_all(bot: Sandbox) -> None:
     await bot.settle()
 
 
-def due_draft(index: int, clock: ManualClock) -> RequestDraft:
-    return RequestDraft(
-        interaction_key=f"view:BULK{index}",
-        team_id="T_SANDBOX",
-        user_id="U_ALICE",
-        channel_id="C_GENERAL",
-        response_url=None,
-        recipients=(f"+49151{index:08d}",),
-        message=f"bulk {index}",
-        sms_id="s0",
-        segments=1,
-        requested_at=clock(),
-        send_at=clock() + timedelta(minutes=1),
-    )
-
-
 async def test_a_crash_between_sending_and_the_answer_becomes_unknown(
-    fakes: Fakes, tmp_path: os.PathLike[str]
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock, tmp_path: os.PathLike[str]
 ) -> None:
     database = f"sqlite:///{os.path.join(tmp_path, 'crash.db')}"
     environ = {
@@ -197,31 +152,29 @@ async def test_a_crash_between_sending_and_the_answer_becomes_unknown(
     try:
         port = await _listening_port(bot)
         async with aiohttp.ClientSession() as http:
-            await _post_signed(http, port, _command_body(fakes))
+            url, body = f"http://127.0.0.1:{port}", quick_send_body(fakes, f"{NUMBER} crash test")
+            assert await post_signed(http, url, body) == 200
         await fakes.sipgate.wait_for_posts(1)
     finally:
         bot.send_signal(signal.SIGKILL)  # a crash: no shutdown, no answer recorded
         await bot.wait()
 
-    clock = ManualClock()
     clock.advance(timedelta(minutes=2))  # longer than any send can take
-    restarted = await Sandbox.start(fakes, clock=clock, run_scheduler=False, DATABASE_URL=database)
-    try:
-        await fire(restarted)
-        [request] = await restarted.ledger.list_for_user("U_ALICE")
-        assert [send.state for send in request.sends] == [State.UNKNOWN]
-        # In the thread, or by DM if the crash came before the thread's ts was stored.
-        await poll_until(
-            lambda: any(
-                "the bot stopped while waiting" in str(c.args.get("text"))
-                for c in fakes.slack.calls_to("chat.postMessage")
-            ),
-            5,
-            lambda: f"the requester was not told: {fakes.slack.calls}",
-        )
-    finally:
-        await restarted.close()
-    assert len(fakes.sipgate.sms_posts) == 1
+    restarted = await make_bot(run_scheduler=False, DATABASE_URL=database)
+    await restarted.fire_due()
+    [request] = await restarted.ledger.list_for_user("U_ALICE")
+    assert [send.state for send in request.sends] == [State.UNKNOWN]
+    # In the thread, or by DM if the crash came before the thread's ts was stored.
+    await poll_until(
+        lambda: any(
+            "the bot stopped while waiting" in str(c.args.get("text"))
+            for c in fakes.slack.calls_to("chat.postMessage")
+        ),
+        5,
+        lambda: f"the requester was not told: {fakes.slack.calls}",
+    )
+    await restarted.settle()
+    assert len(fakes.sipgate.sms_posts) == 1  # never sent again
 
 
 async def _listening_port(bot: asyncio.subprocess.Process) -> int:
@@ -232,18 +185,3 @@ async def _listening_port(bot: asyncio.subprocess.Process) -> int:
             if "bot started" in line and "port=" in line:
                 return int(line.split("port=")[1].split()[0])
     raise AssertionError("the bot exited before it started")
-
-
-def _command_body(fakes: Fakes) -> str:
-    fields = slash_command_fields(
-        text=f"{NUMBER} crash test", response_url=fakes.slack.new_response_url()
-    )
-    return form_body(fields)
-
-
-async def _post_signed(http: aiohttp.ClientSession, port: int, body: str) -> None:
-    headers = signed_headers(body, SIGNING_SECRET)
-    async with http.post(
-        f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers
-    ) as response:
-        assert response.status == 200

@@ -1,4 +1,4 @@
-"""Secrets and personal data never reach the logs (PRODUCT.md §7), even at LOG_LEVEL=DEBUG.
+"""Secrets and personal data never reach the logs, even at LOG_LEVEL=DEBUG.
 
 The real ``python -m bot`` runs with DEBUG logging and made-up but distinctive credentials;
 the test drives a quick send, a failing send, a dropped connection, a denied user, a Slack
@@ -15,16 +15,17 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.sandbox.harness import Fakes
-from bot.sandbox.sipgate import DROP, FakeSipgate, Scripted
-from bot.sandbox.slack import FakeSlack
+from bot.sandbox.sipgate import DROP, Scripted
 from bot.sandbox.slack_requests import (
     interactive_body,
     modal_state,
     signed_headers,
     view_submission_payload,
 )
-from tests.test_shutdown import bot_process, quick_send_body
+from tests.fakes import ScriptedFakes
+from tests.fakes.sipgate import ScriptedSipgate
+from tests.fakes.slack import ScriptedSlack
+from tests.helpers import bot_process, quick_send_body
 
 BOT_TOKEN = "xoxb-4711-0815-SecretBotTokenValue"
 SIGNING_SECRET = "f00dfeedcafe5ecretsigningvalue01"
@@ -43,16 +44,14 @@ NUMBERS = {
 
 
 async def test_debug_logs_hold_no_secret_no_number_no_message_text(tmp_path: Path) -> None:
-    fakes = Fakes(FakeSlack(bot_token=BOT_TOKEN), FakeSipgate())
-    await fakes.slack.start()
-    await fakes.sipgate.start()
+    fakes = await ScriptedFakes(ScriptedSlack(bot_token=BOT_TOKEN), ScriptedSipgate()).started()
     try:
         await _drive(fakes, tmp_path)
     finally:
         await fakes.close()
 
 
-async def _drive(fakes: Fakes, tmp_path: Path) -> None:
+async def _drive(fakes: ScriptedFakes, tmp_path: Path) -> None:
     overrides = {
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SIPGATE_TOKEN_ID": SIPGATE_TOKEN_ID,

@@ -1,4 +1,4 @@
-"""Echoed user text must never ping or link in Slack (PRODUCT.md §2.3)."""
+"""Echoed user text must never ping or link in Slack: what people typed is shown as typed."""
 
 import pytest
 

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from bot.core import Opened, SchedulerConfig, SendScheduler, State
-from bot.sandbox.harness import Fakes, ManualClock, Sandbox
+from bot.sandbox.harness import ManualClock, Sandbox
 from bot.sandbox.sipgate import Scripted
-from bot.sandbox.slack import poll_until
-from tests.conftest import MakeBot, assert_stays
-from tests.test_ledger_flows import due_draft
+from bot.sandbox.waiting import poll_until
+from tests.fakes import ScriptedFakes
+from tests.helpers import MakeBot, assert_stays, due_draft
 
 CONCURRENCY = 3
 DUE = 8
@@ -44,7 +44,7 @@ def counting_rounds(bot: Sandbox, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 async def test_claims_no_more_than_it_can_send_at_once(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bot = await make_bot(run_scheduler=False, SIPGATE_TIMEOUT="10")
     ids = await store_due(bot, clock, DUE)
@@ -88,7 +88,7 @@ async def test_claims_no_more_than_it_can_send_at_once(
 
 
 async def test_a_round_with_every_slot_taken_claims_nothing_and_says_more_may_be_due(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
 ) -> None:
     bot = await make_bot(run_scheduler=False, SIPGATE_TIMEOUT="10")
     await store_due(bot, clock, CONCURRENCY + 1)

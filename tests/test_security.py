@@ -10,16 +10,23 @@ import aiohttp
 import pytest
 
 from bot.core import State
-from bot.sandbox.harness import SIGNING_SECRET, Fakes, ManualClock, Sandbox
+from bot.sandbox.harness import SIGNING_SECRET, ManualClock, Sandbox
 from bot.sandbox.slack_requests import signed_headers
-from tests.conftest import MakeBot, assert_stays, wait_thread
-from tests.test_faults_sipgate import fire_due, only_send, schedule
+from tests.fakes import ScriptedFakes
+from tests.helpers import (
+    MakeBot,
+    assert_settled,
+    fire_due,
+    only_send,
+    schedule,
+    wait_thread,
+)
 
 NUMBER = "+49 151 12345678"
 
 
 async def test_quick_send_of_a_user_not_on_the_allowlist_sends_nothing(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SMS_ALLOWED_USERS="U_ALICE")
 
@@ -29,11 +36,11 @@ async def test_quick_send_of_a_user_not_on_the_allowlist_sends_nothing(
     assert "not allowed" in str(answer.body["text"])
     send = await only_send(bot, user="U_BOB")
     assert send.state is State.DENIED
-    await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.1)
+    await assert_settled(bot, lambda: not fakes.sipgate.sms_posts, "an SMS was sent")
 
 
 async def test_modal_submitted_by_someone_not_allowed_sends_nothing(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SMS_ALLOWED_USERS="U_ALICE")
     await bot.command("")
@@ -43,7 +50,7 @@ async def test_modal_submitted_by_someone_not_allowed_sends_nothing(
 
     assert set(json.loads(response.body)["errors"]) == {"to"}
     assert (await only_send(bot, user="U_MALLORY")).state is State.DENIED
-    await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.1)
+    await assert_settled(bot, lambda: not fakes.sipgate.sms_posts, "an SMS was sent")
 
 
 @pytest.mark.parametrize(
@@ -51,7 +58,7 @@ async def test_modal_submitted_by_someone_not_allowed_sends_nothing(
     ids=["user-removed", "channel-no-longer-allowed"],
 )  # fmt: skip
 async def test_scheduled_send_of_someone_no_longer_allowed_is_cancelled_and_told(
-    make_bot: MakeBot, fakes: Fakes, clock: ManualClock, after: dict[str, str]
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock, after: dict[str, str]
 ) -> None:
     before = await make_bot(run_scheduler=False, SMS_ALLOWED_USERS="U_ALICE")
     await schedule(before, clock)
@@ -69,7 +76,7 @@ async def test_scheduled_send_of_someone_no_longer_allowed_is_cancelled_and_told
 
 
 async def test_channel_in_private_metadata_is_checked_again(
-    make_bot: MakeBot, fakes: Fakes
+    make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:
     bot = await make_bot(SMS_ALLOWED_CHANNELS="C_GENERAL")
     await bot.command("")
@@ -84,7 +91,7 @@ async def test_channel_in_private_metadata_is_checked_again(
     assert "not allowed" in errors["to"]
     send = await only_send(bot)
     assert send.state is State.DENIED
-    await assert_stays(lambda: not fakes.sipgate.sms_posts, within=0.1)
+    await assert_settled(bot, lambda: not fakes.sipgate.sms_posts, "an SMS was sent")
 
 
 # --- signatures on every HTTP request ---------------------------------------------------------
@@ -105,7 +112,7 @@ def _headers(body: str, **changes: str) -> dict[str, str]:
 
 
 async def test_tampered_future_or_garbled_signatures_are_401(
-    served: tuple[Sandbox, aiohttp.ClientSession], fakes: Fakes
+    served: tuple[Sandbox, aiohttp.ClientSession], fakes: ScriptedFakes
 ) -> None:
     bot, http = served
     body = bot.command_body(f"{NUMBER} hi")
@@ -127,15 +134,15 @@ async def test_tampered_future_or_garbled_signatures_are_401(
             statuses.append(response.status)
 
     assert statuses == [401] * len(cases)
-    await assert_stays(
+    await assert_settled(
+        bot,
         lambda: not fakes.slack.calls and not fakes.sipgate.sms_posts,
-        within=0.1,
-        what="a refused request did something",
+        "a refused request did something",
     )
 
 
 async def test_request_just_inside_the_window_is_accepted(
-    served: tuple[Sandbox, aiohttp.ClientSession], fakes: Fakes
+    served: tuple[Sandbox, aiohttp.ClientSession], fakes: ScriptedFakes
 ) -> None:
     bot, http = served
     body = bot.command_body("help")

@@ -1,11 +1,10 @@
-"""SipgateClient over real HTTP against FakeSipgate on 127.0.0.1 (no network, no mocks)."""
+"""SipgateClient over real HTTP against ScriptedSipgate on 127.0.0.1 (no network, no mocks)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.core import SmsExtension
-from bot.sandbox.sipgate import DROP, HANG, FakeSipgate, Scripted
+from bot.sandbox.sipgate import DROP, HANG, Scripted
 from bot.sipgate import (
     SipgateAuth,
     SipgateAuthError,
@@ -33,6 +32,8 @@ from bot.sipgate import (
     SipgateUnreachable,
 )
 from bot.slack.texts import explain_failure
+from tests.fakes.sipgate import ScriptedSipgate
+from tests.helpers import free_port
 
 TOKEN = "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc"
 PAT = SipgateAuth.personal_access_token("token-AB12CD", TOKEN)
@@ -40,24 +41,16 @@ RECIPIENT = "+4915112345678"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeSipgate]:
-    async with FakeSipgate() as server:
+async def fake() -> AsyncIterator[ScriptedSipgate]:
+    async with ScriptedSipgate() as server:
         yield server
 
 
 @pytest.fixture
-async def client(fake: FakeSipgate) -> AsyncIterator[SipgateClient]:
+async def client(fake: ScriptedSipgate) -> AsyncIterator[SipgateClient]:
     async with SipgateClient(base_url=fake.url, auth=PAT, timeout=0.3) as sipgate:
         sipgate.retry_delay = 0
         yield sipgate
-
-
-def free_port() -> int:
-    """A port nobody listens on: bound by us, then released."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def counting_session() -> tuple[aiohttp.ClientSession, list[str]]:
@@ -74,16 +67,16 @@ def counting_session() -> tuple[aiohttp.ClientSession, list[str]]:
     return aiohttp.ClientSession(trace_configs=[trace]), attempts
 
 
-async def assert_no_second_post(fake: FakeSipgate) -> None:
+async def assert_no_second_post(fake: ScriptedSipgate) -> None:
     """Give a (wrong) retry 0.3 s to show up, then insist there was exactly one post."""
-    with pytest.raises(TimeoutError, match="got 1"):
+    with pytest.raises(AssertionError, match="got 1"):
         await fake.wait_for_posts(2, timeout=0.3)
 
 
 # -- sending -----------------------------------------------------------------------------
 
 
-async def test_send_now_posts_exact_body(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_send_now_posts_exact_body(fake: ScriptedSipgate, client: SipgateClient) -> None:
     await client.send_sms("s0", RECIPIENT, "Techniker kommt um 15 Uhr ✓")
     [post] = fake.sms
     assert post.json == {
@@ -96,7 +89,9 @@ async def test_send_now_posts_exact_body(fake: FakeSipgate, client: SipgateClien
     assert fake.sms_posts == [post]
 
 
-async def test_scheduled_send_carries_int_send_at(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_scheduled_send_carries_int_send_at(
+    fake: ScriptedSipgate, client: SipgateClient
+) -> None:
     when = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
     await client.send_sms("s0", RECIPIENT, "later", when)
     assert fake.sms[0].json["sendAt"] == int(when.timestamp())
@@ -121,7 +116,7 @@ async def test_scheduled_send_carries_int_send_at(fake: FakeSipgate, client: Sip
     ],
 )
 async def test_scripted_status_raises_mapped_error(
-    fake: FakeSipgate,
+    fake: ScriptedSipgate,
     client: SipgateClient,
     scripted: Scripted,
     error_type: type[SipgateError],
@@ -134,21 +129,23 @@ async def test_scripted_status_raises_mapped_error(
     assert fake.sms == []
 
 
-async def test_rate_limit_keeps_retry_after(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_rate_limit_keeps_retry_after(fake: ScriptedSipgate, client: SipgateClient) -> None:
     fake.script_send(Scripted(429, headers={"Retry-After": "7"}))
     with pytest.raises(SipgateRateLimited) as caught:
         await client.send_sms("s0", RECIPIENT, "hi")
     assert caught.value.retry_after == 7.0
 
 
-async def test_forbidden_names_the_extension(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_forbidden_names_the_extension(fake: ScriptedSipgate, client: SipgateClient) -> None:
     with pytest.raises(SipgateForbidden) as caught:
         await client.send_sms("s9", RECIPIENT, "hi")  # the fake only has s0
     assert caught.value.sms_id == "s9"
     assert "extension s9" in explain_failure(caught.value)
 
 
-async def test_hang_is_no_answer_and_not_retried(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_hang_is_no_answer_and_not_retried(
+    fake: ScriptedSipgate, client: SipgateClient
+) -> None:
     fake.script_send(HANG)
     with pytest.raises(SipgateNoAnswer) as caught:
         await client.send_sms("s0", RECIPIENT, "hi")
@@ -158,7 +155,9 @@ async def test_hang_is_no_answer_and_not_retried(fake: FakeSipgate, client: Sipg
     assert fake.sms == []
 
 
-async def test_dropped_connection_is_no_answer(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_dropped_connection_is_no_answer(
+    fake: ScriptedSipgate, client: SipgateClient
+) -> None:
     fake.script_send(DROP)
     with pytest.raises(SipgateNoAnswer) as caught:
         await client.send_sms("s0", RECIPIENT, "hi")
@@ -167,7 +166,7 @@ async def test_dropped_connection_is_no_answer(fake: FakeSipgate, client: Sipgat
 
 
 async def test_slow_answer_within_timeout_succeeds(
-    fake: FakeSipgate, client: SipgateClient
+    fake: ScriptedSipgate, client: SipgateClient
 ) -> None:
     fake.script_send(Scripted(204, delay=0.05), Scripted(201))
     await client.send_sms("s0", RECIPIENT, "one")
@@ -205,13 +204,13 @@ async def test_logs_mask_number_and_hide_text_and_token(
 # -- auth and discovery ------------------------------------------------------------------
 
 
-async def test_basic_auth_header_arrives(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_basic_auth_header_arrives(fake: ScriptedSipgate, client: SipgateClient) -> None:
     fake.expect_auth(PAT.header())
     await client.send_sms("s0", RECIPIENT, "hi")
     assert fake.received[0].headers["Authorization"].startswith("Basic ")
 
 
-async def test_bearer_header_arrives(fake: FakeSipgate) -> None:
+async def test_bearer_header_arrives(fake: ScriptedSipgate) -> None:
     auth = SipgateAuth.oauth("access-token-xyz")
     fake.expect_auth("Bearer access-token-xyz")
     async with SipgateClient(base_url=fake.url, auth=auth) as sipgate:
@@ -219,7 +218,9 @@ async def test_bearer_header_arrives(fake: FakeSipgate) -> None:
     assert fake.received[0].headers["Authorization"] == "Bearer access-token-xyz"
 
 
-async def test_wrong_credentials_are_auth_error(fake: FakeSipgate, client: SipgateClient) -> None:
+async def test_wrong_credentials_are_auth_error(
+    fake: ScriptedSipgate, client: SipgateClient
+) -> None:
     fake.expect_auth("Bearer something-else")
     with pytest.raises(SipgateAuthError):
         await client.userinfo()
@@ -239,7 +240,7 @@ async def test_userinfo(client: SipgateClient) -> None:
 async def test_discovery_lists_extensions(count: int) -> None:
     extensions = [SmsExtension(f"s{i}", f"SMS {i}", f"+4915799912{i:03}") for i in range(count)]
     async with (
-        FakeSipgate(extensions=extensions, user_id="w7") as fake,
+        ScriptedSipgate(extensions=extensions, user_id="w7") as fake,
         SipgateClient(base_url=fake.url + "/", auth=PAT) as sipgate,
     ):
         assert await sipgate.discover_extensions() == extensions
@@ -251,7 +252,7 @@ async def test_discovery_lists_extensions(count: int) -> None:
 
 async def test_discovery_without_extension_is_explained() -> None:
     async with (
-        FakeSipgate(extensions=[]) as fake,
+        ScriptedSipgate(extensions=[]) as fake,
         SipgateClient(base_url=fake.url, auth=PAT) as sipgate,
     ):
         with pytest.raises(SipgateNoSmsExtension) as caught:
@@ -277,18 +278,23 @@ async def test_discovery_retries_refused_get_once() -> None:
 # -- session ownership -------------------------------------------------------------------
 
 
-async def test_owned_session_is_closed_by_async_with(fake: FakeSipgate) -> None:
+def is_closed(session: aiohttp.ClientSession) -> bool:
+    """``session.closed``, read anew each time (a type checker would keep its first answer)."""
+    return session.closed
+
+
+async def test_owned_session_is_closed_by_async_with(fake: ScriptedSipgate) -> None:
     async with SipgateClient(base_url=fake.url, auth=PAT) as sipgate:
         await sipgate.userinfo()
         session = sipgate._session
         assert session is not None
-        assert not session.closed
-    assert session.closed
+        assert not is_closed(session)
+    assert is_closed(session)
     with pytest.raises(RuntimeError, match="closed"):
         await sipgate.userinfo()
 
 
-async def test_passed_session_stays_open(fake: FakeSipgate) -> None:
+async def test_passed_session_stays_open(fake: ScriptedSipgate) -> None:
     async with aiohttp.ClientSession() as session:
         async with SipgateClient(base_url=fake.url, auth=PAT, session=session) as sipgate:
             await sipgate.send_sms("s0", RECIPIENT, "hi")
@@ -313,7 +319,7 @@ def test_repr_hides_token() -> None:
 
 
 async def test_fake_closes_promptly_while_a_send_hangs() -> None:
-    fake = FakeSipgate()
+    fake = ScriptedSipgate()
     await fake.start()
     fake.script_send(HANG)
     async with SipgateClient(base_url=fake.url, auth=PAT, timeout=30) as sipgate:
@@ -326,7 +332,7 @@ async def test_fake_closes_promptly_while_a_send_hangs() -> None:
             await send
 
 
-async def test_fake_answers_unknown_paths_and_methods(fake: FakeSipgate) -> None:
+async def test_fake_answers_unknown_paths_and_methods(fake: ScriptedSipgate) -> None:
     headers = {"Authorization": PAT.header()}
     async with aiohttp.ClientSession(headers=headers) as session:
         async with session.get(fake.url + "/sessions/sms") as response:

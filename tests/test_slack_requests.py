@@ -5,23 +5,20 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from pathlib import Path
 from typing import Any
 
-import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox import slack_requests as sr
+from tests.helpers import reference_file
 
-PAYLOADS = Path("/work/shared/reference/slack-payloads")
 URL = "http://127.0.0.1:1/response/1"
 
 
 def sample(name: str) -> dict[str, Any]:
-    path = PAYLOADS / name
-    if not path.exists():
-        pytest.skip(f"reference sample {path} not available")
-    loaded: dict[str, Any] = json.loads(path.read_text())
+    """A payload Slack sent, from the reference samples beside the repository."""
+    path = reference_file("slack-payloads", name)
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return loaded
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,19 +19,14 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 import bot.app
 from bot.sandbox.harness import sandbox_environ
-from bot.sandbox.sipgate import FakeSipgate
-from bot.sandbox.slack import poll_until
 from bot.sandbox.slack_requests import modal_state, slash_command_fields, view_submission_payload
-from bot.sandbox.socket_mode import APP_TOKEN, FakeSocketModeSlack
+from bot.sandbox.waiting import poll_until, probe_until
 from bot.settings import load_settings
+from tests.fakes.sipgate import ScriptedSipgate
+from tests.fakes.socket_mode import APP_TOKEN, FakeSocketModeSlack
+from tests.helpers import free_port
 
 PING_INTERVAL = 1.0  # the SDK's reconnect retries sleep this long; 10 s by default
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class QuickPingHandler(AsyncSocketModeHandler):
@@ -50,8 +44,8 @@ async def slack() -> AsyncIterator[FakeSocketModeSlack]:
 
 
 @pytest.fixture
-async def sipgate() -> AsyncIterator[FakeSipgate]:
-    async with FakeSipgate() as fake:
+async def sipgate() -> AsyncIterator[ScriptedSipgate]:
+    async with ScriptedSipgate() as fake:
         yield fake
 
 
@@ -61,18 +55,19 @@ async def health(session: aiohttp.ClientSession, url: str) -> int:
 
 
 async def wait_health(session: aiohttp.ClientSession, url: str, status: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
+    """Wait until ``url`` answers ``status`` (-1: nothing listens)."""
     seen: list[int] = []
-    while True:
+
+    async def answered() -> bool:
         try:
             seen.append(await health(session, url))
         except aiohttp.ClientConnectionError:
             seen.append(-1)
-        if seen[-1] == status:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"/healthz never answered {status}; saw {sorted(set(seen))}")
-        await asyncio.sleep(0.02)
+        return seen[-1] == status
+
+    await probe_until(
+        answered, 10, lambda: f"/healthz never answered {status}; saw {sorted(set(seen))}"
+    )
 
 
 def command(slack: FakeSocketModeSlack, text: str) -> dict[str, str]:
@@ -84,7 +79,7 @@ def command(slack: FakeSocketModeSlack, text: str) -> dict[str, str]:
 
 
 async def quick_send(
-    slack: FakeSocketModeSlack, sipgate: FakeSipgate, number: str, sends_before: int
+    slack: FakeSocketModeSlack, sipgate: ScriptedSipgate, number: str, sends_before: int
 ) -> None:
     """Push a quick send; it is acked, one SMS reaches sipgate, the status thread appears."""
     threads_before = _thread_replies(slack)
@@ -110,7 +105,7 @@ def _thread_replies(slack: FakeSocketModeSlack) -> int:
 
 async def test_socket_mode_acks_reconnects_and_reports_health(
     slack: FakeSocketModeSlack,
-    sipgate: FakeSipgate,
+    sipgate: ScriptedSipgate,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

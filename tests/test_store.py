@@ -1,7 +1,4 @@
-"""The ledger, the same suite on SQLite and on PostgreSQL (see ``tests/store_fixtures.py``)."""
-
-# The fixtures are imported by name until conftest.py imports them; test arguments shadow them.
-# ruff: noqa: F811
+"""The ledger, the same suite on SQLite and on PostgreSQL (the fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
@@ -22,17 +19,11 @@ from bot.core import (
     State,
     Usage,
 )
+from bot.sandbox.harness import ManualClock
 from bot.store import SqlLedger, open_ledger
 from bot.store.migrations import SCHEMA_VERSION
 from bot.store.schema import schema_version
-from tests.store_fixtures import (  # noqa: F401 (fixtures)
-    FakeClock,
-    OpenLedger,
-    ledger,
-    ledger_clock,
-    ledger_url,
-    open_ledgers,
-)
+from tests.helpers import OpenLedger
 
 
 async def usage(ledger: SqlLedger, user_id: str, now: datetime) -> Usage:
@@ -86,14 +77,14 @@ def states(request: SmsRequest | None) -> list[State]:
 # --- schema -------------------------------------------------------------------------------
 
 
-async def test_schema_is_created_then_reused(ledger_url: str, ledger_clock: FakeClock) -> None:
-    first = await open_ledger(ledger_url, clock=ledger_clock)
+async def test_schema_is_created_then_reused(ledger_url: str, clock: ManualClock) -> None:
+    first = await open_ledger(ledger_url, clock=clock)
     try:
-        stored = await opened(first, draft("command:1", ledger_clock.now))
+        stored = await opened(first, draft("command:1", clock()))
         assert await first.schema_version() == SCHEMA_VERSION
     finally:
         await first.close()
-    second = await open_ledger(ledger_url, clock=ledger_clock)
+    second = await open_ledger(ledger_url, clock=clock)
     try:
         assert await second.schema_version() == SCHEMA_VERSION
         rows = select(func.count()).select_from(schema_version)
@@ -119,8 +110,8 @@ async def test_a_newer_schema_is_refused(ledger: SqlLedger, ledger_url: str) -> 
 # --- open_request -------------------------------------------------------------------------
 
 
-async def test_send_now_is_stored_as_sending(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_send_now_is_stored_as_sending(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     request = await opened(ledger, draft("command:1", now, recipients=(ALICE, BOB)))
     assert request.recipients == (ALICE, BOB)
     assert states(request) == [State.SENDING, State.SENDING]
@@ -133,10 +124,8 @@ async def test_send_now_is_stored_as_sending(ledger: SqlLedger, ledger_clock: Fa
     ]
 
 
-async def test_held_by_bot_is_stored_as_scheduled(
-    ledger: SqlLedger, ledger_clock: FakeClock
-) -> None:
-    now = ledger_clock.now
+async def test_held_by_bot_is_stored_as_scheduled(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     later = now + timedelta(hours=2)
     request = await opened(ledger, draft("view:1", now, recipients=(ALICE, BOB), send_at=later))
     assert states(request) == [State.SCHEDULED, State.SCHEDULED]
@@ -146,11 +135,9 @@ async def test_held_by_bot_is_stored_as_scheduled(
     assert await ledger.claim_due(now, 10) == []
 
 
-async def test_sipgate_scheduler_hands_over_at_once(
-    ledger: SqlLedger, ledger_clock: FakeClock
-) -> None:
-    later = ledger_clock.now + timedelta(hours=2)
-    stored = draft("view:1", ledger_clock.now, send_at=later, scheduler=Scheduler.SIPGATE)
+async def test_sipgate_scheduler_hands_over_at_once(ledger: SqlLedger, clock: ManualClock) -> None:
+    later = clock() + timedelta(hours=2)
+    stored = draft("view:1", clock(), send_at=later, scheduler=Scheduler.SIPGATE)
     request = await opened(ledger, stored)
     assert states(request) == [State.SENDING]
     assert (request.send_at, request.scheduler) == (later, Scheduler.SIPGATE)
@@ -171,22 +158,20 @@ async def test_times_come_back_aware_in_utc(ledger: SqlLedger) -> None:
         await ledger.open_request(draft("command:2", datetime(2030, 5, 1)), hourly_limit=9)
 
 
-async def test_same_interaction_twice_is_a_duplicate(
-    ledger: SqlLedger, ledger_clock: FakeClock
-) -> None:
-    first = await opened(ledger, draft("command:1", ledger_clock.now))
-    again = draft("command:1", ledger_clock.now, recipients=(ALICE, BOB))
+async def test_same_interaction_twice_is_a_duplicate(ledger: SqlLedger, clock: ManualClock) -> None:
+    first = await opened(ledger, draft("command:1", clock()))
+    again = draft("command:1", clock(), recipients=(ALICE, BOB))
     assert await ledger.open_request(again, hourly_limit=100) == Duplicate(first.id)
     assert await ledger.list_for_user("U1") == [first]
     assert len(await ledger.history(first.id)) == 1
 
 
 async def test_same_interaction_on_two_instances_at_once_opens_once(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     one, two = await open_ledgers(), await open_ledgers()
     for n in range(5):
-        request = draft(f"view:{n}", ledger_clock.now, recipients=(ALICE, BOB))
+        request = draft(f"view:{n}", clock(), recipients=(ALICE, BOB))
         results = await asyncio.gather(
             one.open_request(request, hourly_limit=100),
             two.open_request(request, hourly_limit=100),
@@ -201,9 +186,9 @@ async def test_same_interaction_on_two_instances_at_once_opens_once(
 
 
 async def test_a_request_over_the_hourly_limit_is_refused_whole(
-    ledger: SqlLedger, ledger_clock: FakeClock
+    ledger: SqlLedger, clock: ManualClock
 ) -> None:
-    first_at = ledger_clock.now
+    first_at = clock()
     await opened(ledger, draft("command:1", first_at, recipients=(ALICE, BOB)), limit=3)
     later = first_at + timedelta(minutes=10)
     refused = await ledger.open_request(
@@ -219,32 +204,30 @@ async def test_a_request_over_the_hourly_limit_is_refused_whole(
 
 
 async def test_the_limit_holds_across_instances_racing(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     one, two = await open_ledgers(), await open_ledgers()
-    requests = [draft(f"command:{n}", ledger_clock.now) for n in range(12)]
+    requests = [draft(f"command:{n}", clock()) for n in range(12)]
     results = await asyncio.gather(
         *((one if n % 2 else two).open_request(r, hourly_limit=5) for n, r in enumerate(requests))
     )
     assert sum(isinstance(r, Opened) for r in results) == 5
     assert sum(isinstance(r, OverLimit) for r in results) == 7
-    assert (await usage(one, "U1", ledger_clock.now)).count == 5
+    assert (await usage(one, "U1", clock())).count == 5
 
 
 async def test_a_later_request_stored_first_still_counts(
-    ledger: SqlLedger, ledger_clock: FakeClock
+    ledger: SqlLedger, clock: ManualClock
 ) -> None:
     # Two instances stamp requested_at, then queue for the user's lock in the other order.
-    now = ledger_clock.now
+    now = clock()
     await opened(ledger, draft("command:1", now + timedelta(milliseconds=5)), limit=1)
     refused = await ledger.open_request(draft("command:2", now), hourly_limit=1)
     assert refused == OverLimit(1, 0, now + timedelta(hours=1, milliseconds=5))
 
 
-async def test_a_cancelled_send_gives_its_count_back(
-    ledger: SqlLedger, ledger_clock: FakeClock
-) -> None:
-    now = ledger_clock.now
+async def test_a_cancelled_send_gives_its_count_back(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     later = now + timedelta(hours=3)
     held = await opened(ledger, draft("view:1", now, recipients=(ALICE, BOB), send_at=later), 2)
     assert isinstance(await ledger.open_request(draft("view:2", now), hourly_limit=2), OverLimit)
@@ -254,9 +237,9 @@ async def test_a_cancelled_send_gives_its_count_back(
 
 
 async def test_denied_attempts_are_recorded_and_not_counted(
-    ledger: SqlLedger, ledger_clock: FakeClock
+    ledger: SqlLedger, clock: ManualClock
 ) -> None:
-    now = ledger_clock.now
+    now = clock()
     denied = draft("command:1", now, recipients=(ALICE, BOB))
     await ledger.record_denied(denied, "not in SMS_ALLOWED_USERS")
     await ledger.record_denied(denied, "not in SMS_ALLOWED_USERS")  # Slack retried: ignored
@@ -272,8 +255,8 @@ async def test_denied_attempts_are_recorded_and_not_counted(
 # --- finish, claim, expire, orphans -------------------------------------------------------
 
 
-async def test_finish_moves_only_a_sending_send(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_finish_moves_only_a_sending_send(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     request = await opened(ledger, draft("command:1", now, recipients=(ALICE, BOB)))
     accepted, failed = request.sends
     assert await ledger.finish(accepted.id, State.ACCEPTED, sipgate_status=204)
@@ -292,8 +275,8 @@ async def test_finish_moves_only_a_sending_send(ledger: SqlLedger, ledger_clock:
         await ledger.finish(accepted.id, State.SCHEDULED)
 
 
-async def test_claim_due_claims_only_due_sends(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_claim_due_claims_only_due_sends(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     due = await opened(
         ledger,
         draft("view:1", now, recipients=(ALICE, BOB, CAROL), send_at=now - timedelta(minutes=1)),
@@ -316,10 +299,10 @@ async def test_claim_due_claims_only_due_sends(ledger: SqlLedger, ledger_clock: 
 
 
 async def test_two_instances_claim_each_due_send_exactly_once(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     one, two = await open_ledgers(), await open_ledgers()
-    now = ledger_clock.now
+    now = clock()
     recipients = tuple(f"+4915100000{n:03d}" for n in range(10))
     for n in range(20):
         due = draft(f"view:{n}", now, recipients=recipients, send_at=now - timedelta(seconds=n))
@@ -338,10 +321,8 @@ async def test_two_instances_claim_each_due_send_exactly_once(
     assert await one.list_for_user("U1", recent=0) == []
 
 
-async def test_overdue_sends_are_missed_not_sent(
-    ledger: SqlLedger, ledger_clock: FakeClock
-) -> None:
-    now = ledger_clock.now
+async def test_overdue_sends_are_missed_not_sent(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     grace = timedelta(minutes=15)
     stale = await opened(ledger, draft("view:1", now, send_at=now - timedelta(minutes=20)))
     fresh = await opened(ledger, draft("view:2", now, send_at=now - timedelta(minutes=5)))
@@ -355,17 +336,17 @@ async def test_overdue_sends_are_missed_not_sent(
 
 
 async def test_sends_of_an_instance_whose_lease_ended_become_unknown(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     gone, alive = await open_ledgers(), await open_ledgers()
     lease = timedelta(seconds=10)
-    await gone.renew_lease(ledger_clock.now, lease)
-    await alive.renew_lease(ledger_clock.now, lease)
-    orphan = await opened(gone, draft("command:1", ledger_clock.now))
-    mine = await opened(alive, draft("command:2", ledger_clock.now))
-    assert await alive.resolve_orphans(ledger_clock.now) == []  # its instance is alive
+    await gone.renew_lease(clock(), lease)
+    await alive.renew_lease(clock(), lease)
+    orphan = await opened(gone, draft("command:1", clock()))
+    mine = await opened(alive, draft("command:2", clock()))
+    assert await alive.resolve_orphans(clock()) == []  # its instance is alive
 
-    later = ledger_clock.advance(seconds=11)  # "gone" stopped renewing
+    later = clock.advance(timedelta(seconds=11))  # "gone" stopped renewing
     await alive.renew_lease(later, lease)
     [resolved] = await alive.resolve_orphans(later)
 
@@ -379,8 +360,8 @@ async def test_sends_of_an_instance_whose_lease_ended_become_unknown(
 # --- cancel -------------------------------------------------------------------------------
 
 
-async def test_cancel(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_cancel(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     later = now + timedelta(hours=1)
     mine = await opened(ledger, draft("view:1", now, recipients=(ALICE, BOB), send_at=later))
     other = await ledger.cancel(mine.id, user_id="U2", is_admin=False)
@@ -396,15 +377,15 @@ async def test_cancel(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
     assert (unknown.outcome, unknown.request) == (CancelOutcome.NOT_FOUND, None)
 
 
-async def test_an_admin_may_cancel_anyones(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_an_admin_may_cancel_anyones(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     held = await opened(ledger, draft("view:1", now, send_at=now + timedelta(hours=1)))
     result = await ledger.cancel(held.id, user_id="UADMIN", is_admin=True)
     assert (result.outcome, states(result.request)) == (CancelOutcome.CANCELLED, [State.CANCELLED])
 
 
-async def test_cancel_after_claim_is_too_late(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_cancel_after_claim_is_too_late(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     held = await opened(ledger, draft("view:1", now, recipients=(ALICE, BOB), send_at=now))
     await ledger.claim_due(now, 1)
     partly = await ledger.cancel(held.id, user_id="U1", is_admin=False)
@@ -418,8 +399,8 @@ async def test_cancel_after_claim_is_too_late(ledger: SqlLedger, ledger_clock: F
 # --- reading ------------------------------------------------------------------------------
 
 
-async def test_list_for_user(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    now = ledger_clock.now
+async def test_list_for_user(ledger: SqlLedger, clock: ManualClock) -> None:
+    now = clock()
     held = [
         await opened(ledger, draft(f"view:{n}", now, send_at=now + timedelta(hours=n + 1)))
         for n in range(3)
@@ -437,14 +418,14 @@ async def test_list_for_user(ledger: SqlLedger, ledger_clock: FakeClock) -> None
     assert await ledger.list_for_user("U3") == []
 
 
-async def test_history_shows_every_transition(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    created = ledger_clock.now
+async def test_history_shows_every_transition(ledger: SqlLedger, clock: ManualClock) -> None:
+    created = clock()
     send_at = created + timedelta(minutes=30)
     request = await opened(
         ledger, draft("view:1", created, recipients=(ALICE, BOB), send_at=send_at)
     )
     [claimed] = await ledger.claim_due(send_at, 10)
-    finished = ledger_clock.advance(minutes=31)
+    finished = clock.advance(timedelta(minutes=31))
     alice, bob = claimed.sends
     await ledger.finish(alice.id, State.ACCEPTED, sipgate_status=204)
     await ledger.finish(bob.id, State.UNKNOWN, error_kind="timeout")
@@ -460,8 +441,8 @@ async def test_history_shows_every_transition(ledger: SqlLedger, ledger_clock: F
     assert await ledger.history(request.id + 1) == []
 
 
-async def test_status_message_is_remembered(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    request = await opened(ledger, draft("command:1", ledger_clock.now))
+async def test_status_message_is_remembered(ledger: SqlLedger, clock: ManualClock) -> None:
+    request = await opened(ledger, draft("command:1", clock()))
     await ledger.status_delivered([], shown=[(request.id, "C9", "1700000000.000100")])
     stored = await ledger.get_request(request.id)
     assert stored is not None
@@ -474,8 +455,8 @@ async def test_a_bad_url_is_refused() -> None:
         await open_ledger("mysql://root:hunter2@db/sms")
 
 
-async def test_a_request_needs_a_recipient(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
-    nobody = draft("command:1", ledger_clock.now, recipients=())
+async def test_a_request_needs_a_recipient(ledger: SqlLedger, clock: ManualClock) -> None:
+    nobody = draft("command:1", clock(), recipients=())
     with pytest.raises(ValueError, match="recipient"):
         await ledger.open_request(nobody, hourly_limit=9)
 

@@ -23,7 +23,6 @@ from bot.store.database import Database, connect
 from bot.store.migrations import SCHEMA_VERSION
 from bot.store.types import UtcDateTime
 from bot.store.url import database_url_for
-from tests.store_fixtures import ledger_url  # noqa: F401 (fixture)
 
 V1 = MetaData()
 Table(
@@ -102,7 +101,7 @@ async def write_first_release_database(database: Database) -> None:
 
 
 async def test_a_first_release_database_is_upgraded_and_keeps_its_records(
-    ledger_url: str,  # noqa: F811
+    ledger_url: str,
 ) -> None:
     database = connect(database_url_for(ledger_url))
     await write_first_release_database(database)

@@ -1,23 +1,14 @@
 """The ledger as status outbox: posts written with the change they report, held by one live
 instance, free again when it stops. On SQLite and PostgreSQL."""
 
-# The fixtures are imported by name; test arguments shadow them.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from bot.core import Opened, RequestDraft, SmsRequest, State, StatusKind, StatusPost
+from bot.sandbox.harness import ManualClock
 from bot.store import SqlLedger
-from tests.store_fixtures import (  # noqa: F401 (fixtures)
-    FakeClock,
-    OpenLedger,
-    ledger,
-    ledger_clock,
-    ledger_url,
-    open_ledgers,
-)
+from tests.helpers import OpenLedger
 
 LEASE = timedelta(seconds=10)
 ALICE = "+4915112345678"
@@ -56,22 +47,22 @@ class Heard:
 async def open_one(
     ledger: SqlLedger,
     key: str,
-    clock: FakeClock,
+    clock: ManualClock,
     recipients: tuple[str, ...] = (ALICE,),
     send_at: datetime | None = None,
 ) -> SmsRequest:
-    result = await ledger.open_request(draft(key, clock.now, recipients, send_at), hourly_limit=99)
+    result = await ledger.open_request(draft(key, clock(), recipients, send_at), hourly_limit=99)
     assert isinstance(result, Opened)
     return result.request
 
 
 async def test_each_change_records_its_post_for_the_instance_that_made_it(
-    ledger: SqlLedger, ledger_clock: FakeClock
+    ledger: SqlLedger, clock: ManualClock
 ) -> None:
     heard = Heard(ledger)
-    now = ledger_clock.now
-    sent = await open_one(ledger, "command:1", ledger_clock, recipients=(ALICE, BOB))
-    held = await open_one(ledger, "view:1", ledger_clock, send_at=now + timedelta(hours=1))
+    now = clock()
+    sent = await open_one(ledger, "command:1", clock, recipients=(ALICE, BOB))
+    held = await open_one(ledger, "view:1", clock, send_at=now + timedelta(hours=1))
     assert heard.kinds() == [StatusKind.OPENED, StatusKind.OPENED, StatusKind.SCHEDULED]
 
     await ledger.finish(sent.sends[0].id, State.ACCEPTED)
@@ -86,9 +77,9 @@ async def test_each_change_records_its_post_for_the_instance_that_made_it(
 
 
 async def test_nothing_is_recorded_or_heard_for_what_did_not_change(
-    ledger: SqlLedger, ledger_clock: FakeClock
+    ledger: SqlLedger, clock: ManualClock
 ) -> None:
-    request = await open_one(ledger, "command:1", ledger_clock)
+    request = await open_one(ledger, "command:1", clock)
     heard = Heard(ledger)
 
     await ledger.finish(request.sends[0].id, State.ACCEPTED)
@@ -98,10 +89,10 @@ async def test_nothing_is_recorded_or_heard_for_what_did_not_change(
     assert heard.kinds() == [StatusKind.OUTCOME]
 
 
-async def test_overdue_sends_record_missed(ledger: SqlLedger, ledger_clock: FakeClock) -> None:
+async def test_overdue_sends_record_missed(ledger: SqlLedger, clock: ManualClock) -> None:
     heard = Heard(ledger)
-    now = ledger_clock.now
-    stale = await open_one(ledger, "view:1", ledger_clock, send_at=now - timedelta(minutes=20))
+    now = clock()
+    stale = await open_one(ledger, "view:1", clock, send_at=now - timedelta(minutes=20))
 
     await ledger.expire_overdue(now, timedelta(minutes=15))
 
@@ -110,15 +101,15 @@ async def test_overdue_sends_record_missed(ledger: SqlLedger, ledger_clock: Fake
 
 
 async def test_a_live_instance_keeps_its_posts_and_a_stopped_ones_are_taken(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     first, second = await open_ledgers(), await open_ledgers()
     for each in (first, second):
-        await each.renew_lease(ledger_clock.now, LEASE)
-    request = await open_one(first, "command:1", ledger_clock)
-    assert await second.claim_statuses(ledger_clock.now, 10) == []
+        await each.renew_lease(clock(), LEASE)
+    request = await open_one(first, "command:1", clock)
+    assert await second.claim_statuses(clock(), 10) == []
 
-    later = ledger_clock.advance(seconds=11)  # the first stopped renewing
+    later = clock.advance(timedelta(seconds=11))  # the first stopped renewing
     await second.renew_lease(later, LEASE)
     taken = await second.claim_statuses(later, 10)
 
@@ -127,51 +118,49 @@ async def test_a_live_instance_keeps_its_posts_and_a_stopped_ones_are_taken(
 
 
 async def test_a_stopping_instance_frees_its_posts_at_once(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     first, second = await open_ledgers(), await open_ledgers()
     for each in (first, second):
-        await each.renew_lease(ledger_clock.now, LEASE)
-    await open_one(first, "command:1", ledger_clock)
+        await each.renew_lease(clock(), LEASE)
+    await open_one(first, "command:1", clock)
 
     await first.end_lease()
 
-    assert [post.kind for post in await second.claim_statuses(ledger_clock.now, 10)] == [
-        StatusKind.OPENED
-    ]
+    assert [post.kind for post in await second.claim_statuses(clock(), 10)] == [StatusKind.OPENED]
 
 
 async def test_a_post_behind_another_instances_waits_and_keeps_its_order(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     first, second = await open_ledgers(), await open_ledgers()
     for each in (first, second):
-        await each.renew_lease(ledger_clock.now, LEASE)
+        await each.renew_lease(clock(), LEASE)
     heard_first, heard_second = Heard(first), Heard(second)
-    await open_one(first, "view:1", ledger_clock, send_at=ledger_clock.now)
-    [claimed] = await second.claim_due(ledger_clock.now, 10)
+    await open_one(first, "view:1", clock, send_at=clock())
+    [claimed] = await second.claim_due(clock(), 10)
 
     await second.finish(claimed.sends[0].id, State.ACCEPTED)  # the first still holds the queue
     assert heard_second.posts == []
-    assert await second.claim_statuses(ledger_clock.now, 10) == []
+    assert await second.claim_statuses(clock(), 10) == []
     await first.status_delivered([post.id for post in heard_first.posts])
-    taken = await second.claim_statuses(ledger_clock.now, 10)
+    taken = await second.claim_statuses(clock(), 10)
 
     assert [post.kind for post in taken] == [StatusKind.OUTCOME]
 
 
 async def test_retry_waits_until_its_time_and_delivered_posts_are_gone(
-    open_ledgers: OpenLedger, ledger_clock: FakeClock
+    open_ledgers: OpenLedger, clock: ManualClock
 ) -> None:
     first, second = await open_ledgers(), await open_ledgers()
-    await second.renew_lease(ledger_clock.now, LEASE)
-    request = await open_one(first, "command:1", ledger_clock)
+    await second.renew_lease(clock(), LEASE)
+    request = await open_one(first, "command:1", clock)
     queue = f"request:{request.id}"
-    await first.status_retry(queue, ledger_clock.now + timedelta(seconds=30), "ratelimited")
+    await first.status_retry(queue, clock() + timedelta(seconds=30), "ratelimited")
     await first.end_lease()
 
-    assert await second.claim_statuses(ledger_clock.now, 10) == []  # not yet due
-    later = ledger_clock.advance(seconds=31)
+    assert await second.claim_statuses(clock(), 10) == []  # not yet due
+    later = clock.advance(timedelta(seconds=31))
     await second.renew_lease(later, LEASE)
     [post] = await second.claim_statuses(later, 10)
     assert post.attempts == 1
@@ -181,9 +170,9 @@ async def test_retry_waits_until_its_time_and_delivered_posts_are_gone(
 
 
 async def test_the_response_url_summary_is_taken_once(
-    ledger: SqlLedger, ledger_clock: FakeClock
+    ledger: SqlLedger, clock: ManualClock
 ) -> None:
-    request = await open_one(ledger, "command:1", ledger_clock)
+    request = await open_one(ledger, "command:1", clock)
 
     assert await ledger.use_response_url(request.id)
     assert not await ledger.use_response_url(request.id)

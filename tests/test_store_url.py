@@ -1,4 +1,5 @@
-"""``DATABASE_URL`` as people write it (PRODUCT.md §5) → the async SQLAlchemy URL."""
+"""``DATABASE_URL`` as people write it (``sqlite:///…``, ``postgresql://…``) → the async
+SQLAlchemy URL."""
 
 from __future__ import annotations
 

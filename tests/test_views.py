@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.core import GuardPolicy, NumberProblem, SmsExtension
-from bot.sandbox.slack import view_problem
+from bot.sandbox.slack_api import view_problem
 from bot.sandbox.slack_requests import modal_state
 from bot.slack.parse import BadNumber, MessageMissing
 from bot.slack.views import (

@@ -21,16 +21,21 @@ from slack_bolt.response import BoltResponse
 from bot.app import Bot
 from bot.core import Clock, Ledger, SendScheduler, utc_now
 from bot.sandbox.sipgate import FakeSipgate
-from bot.sandbox.slack import FakeSlack, poll_until
+from bot.sandbox.slack import FakeSlack
+from bot.sandbox.slack_api import Message
+from bot.sandbox.slack_events import JSON_CONTENT_TYPE, event_body, retry_headers
 from bot.sandbox.slack_requests import (
+    FORM_CONTENT_TYPE,
     block_actions_payload,
     form_body,
     interactive_body,
+    message_shortcut_payload,
     modal_state,
     signed_headers,
     slash_command_fields,
     view_submission_payload,
 )
+from bot.sandbox.waiting import poll_until
 from bot.settings import Settings, load_settings
 from bot.slack import SlackEndpoint
 from bot.slack.http import bound_port, build_web_app, start_site
@@ -49,8 +54,10 @@ class ManualClock:
     def __call__(self) -> datetime:
         return self._now
 
-    def advance(self, delta: timedelta) -> None:
+    def advance(self, delta: timedelta) -> datetime:
+        """Move on by ``delta``; the new now."""
         self._now += delta
+        return self._now
 
 
 def sandbox_environ(slack: FakeSlack, sipgate: FakeSipgate, **overrides: str) -> dict[str, str]:
@@ -78,11 +85,14 @@ class Fakes:
     sipgate: FakeSipgate
 
     @classmethod
-    async def start(cls, *, latency: float = 0.0) -> Fakes:
-        slack, sipgate = FakeSlack(latency=latency), FakeSipgate(latency=latency)
-        await slack.start()
-        await sipgate.start()
-        return cls(slack, sipgate)
+    async def start(cls) -> Fakes:
+        return await cls(FakeSlack(), FakeSipgate()).started()
+
+    async def started(self) -> Self:
+        """Start both fakes; this pair."""
+        await self.slack.start()
+        await self.sipgate.start()
+        return self
 
     async def close(self) -> None:
         await self.slack.close()
@@ -215,12 +225,50 @@ class Sandbox:
         return interactive_body(payload)
 
     async def dispatch(
-        self, body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+        self,
+        body: str,
+        *,
+        secret: str = SIGNING_SECRET,
+        timestamp: int | None = None,
+        content_type: str = FORM_CONTENT_TYPE,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> BoltResponse:
         """Sign ``body`` and hand it to the Bolt app, as the HTTP endpoint would."""
-        headers = signed_headers(body, secret, timestamp=timestamp)
+        headers = signed_headers(body, secret, timestamp=timestamp, content_type=content_type)
+        headers.update(extra_headers or {})
         request = AsyncBoltRequest(body=body, headers={k: [v] for k, v in headers.items()})
         return await self.bot.app.async_dispatch(request)
+
+    async def deliver(
+        self, event: Mapping[str, Any], *, retry: int = 0, reason: str = "http_timeout"
+    ) -> BoltResponse:
+        """Deliver an Events API envelope (``retry`` > 0: Slack's redelivery number ``retry``)."""
+        extra = retry_headers(retry, reason) if retry else {}
+        body = event_body(event)
+        return await self.dispatch(body, content_type=JSON_CONTENT_TYPE, extra_headers=extra)
+
+    def shortcut_body(
+        self,
+        callback_id: str,
+        message: Message,
+        *,
+        user: str = "U_ALICE",
+        trigger_id: str | None = None,
+    ) -> str:
+        """``user`` runs the message shortcut ``callback_id`` on ``message`` (of the fake)."""
+        response_url = self.slack.new_response_url(user_id=user, channel_id=message.channel)
+        payload = message_shortcut_payload(
+            callback_id=callback_id,
+            text=message.text,
+            message_ts=message.ts,
+            author=message.user,
+            user_id=user,
+            channel_id=message.channel,
+            thread_ts=message.thread_ts,
+            response_url=response_url,
+            trigger_id=trigger_id or self.slack.new_trigger_id(user),
+        )
+        return interactive_body(payload)
 
     async def command(self, text: str, **kwargs: Any) -> BoltResponse:
         return await self.dispatch(self.command_body(text, **kwargs))
@@ -244,9 +292,12 @@ class Sandbox:
         *,
         secret: str = SIGNING_SECRET,
         timestamp: int | None = None,
+        content_type: str = FORM_CONTENT_TYPE,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """POST ``body`` to the real ``/slack/events`` (after ``serve_http``)."""
-        headers = signed_headers(body, secret, timestamp=timestamp)
+        headers = signed_headers(body, secret, timestamp=timestamp, content_type=content_type)
+        headers.update(extra_headers or {})
         return await session.post(f"{self.url}/slack/events", data=body, headers=headers)
 
 

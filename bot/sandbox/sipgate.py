@@ -1,11 +1,16 @@
 """A fake sipgate REST v2 server on 127.0.0.1, for tests and the offline demo.
 
-It records every request, answers discovery from its configured extensions, checks
-``POST /sessions/sms`` bodies the way the real API is documented to (three non-blank strings
-and an optional integer ``sendAt``; 415 without JSON) and otherwise plays back scripted
-answers: a status, a slow answer, a hang or a dropped connection. Invalid requests are refused
-before the script is consulted, so a scripted answer is always used by a request the real
-sipgate could have accepted.
+It records every request and answers the calls the bot makes: discovery (who am I, which SMS
+extensions), sending an SMS, the SMS history (incoming SMS are added with
+:meth:`FakeSipgate.receive_sms`; accepted sends appear as outgoing entries), contacts, account
+details and the balance. Each call needs one of its scopes (``all`` grants every one); a call
+without a granted scope is answered 403.
+
+``POST /sessions/sms`` bodies are checked the way the real API documents them (three non-blank
+strings and an optional integer ``sendAt``; 415 without JSON); a valid one plays the next
+scripted answer: a status, a slow answer, a hang or a dropped connection. Invalid requests are
+refused before the script is consulted, so a scripted answer is always used by a request the
+real sipgate could have accepted.
 """
 
 from __future__ import annotations
@@ -15,28 +20,42 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
-from bot.core import SmsExtension
+from bot.core import Clock, SmsExtension
 from bot.sandbox.local import HOST, listen_locally
+from bot.sandbox.sipgate_account import (
+    CONTACTS_DEFAULT_LIMIT,
+    contacts_page,
+    default_account,
+    default_balance,
+)
+from bot.sandbox.sipgate_history import QueryError, SmsHistory, iso, read_query
 from bot.sipgate import SEND_SMS_PATH, USERINFO_PATH
 
 __all__ = ["DROP", "HANG", "FakeSipgate", "ReceivedRequest", "Scripted"]
 
-_SEND_PATH = "/v2" + SEND_SMS_PATH
+SEND_PATH = "/v2" + SEND_SMS_PATH
+HISTORY_PATH = "/v2/history"
 _USERINFO_PATH = "/v2" + USERINFO_PATH
 _SEND_FIELDS = frozenset({"smsId", "recipient", "message", "sendAt"})
 _SHUTDOWN_TIMEOUT = 1.0  # backstop: close() never waits longer for a stuck handler
 
+Answer = Callable[[web.Request, "ReceivedRequest"], Awaitable[web.StreamResponse]]
+
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """One request as it arrived; ``json`` is None when the body is not JSON."""
+    """One request as it arrived; ``json`` is None when the body is not JSON.
+
+    ``query`` holds the decoded query parameters in order, repeated keys repeated.
+    """
 
     method: str
     path: str
@@ -44,11 +63,16 @@ class ReceivedRequest:
     body: bytes
     json: Any
     at: float
+    query: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> list[str]:
+        """Every value of query parameter ``name``."""
+        return [value for key, value in self.query if key == name]
 
 
 @dataclass(frozen=True)
 class Scripted:
-    """The answer to one ``POST /sessions/sms``.
+    """A scripted answer to one request.
 
     ``delay`` waits before answering (longer than the client timeout = a hang);
     ``drop`` closes the connection instead of answering.
@@ -65,6 +89,17 @@ HANG = Scripted(status=204, delay=3600)
 DROP = Scripted(drop=True)
 
 
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    scopes: frozenset[str]  # any one of them suffices ("all" always does); empty: none needed
+    answer: Answer
+
+
+def _scopes(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
 class FakeSipgate:
     """An aiohttp app on a free port that behaves like the parts of sipgate the bot uses."""
 
@@ -73,16 +108,18 @@ class FakeSipgate:
         *,
         extensions: Sequence[SmsExtension] = (SmsExtension("s0", "SMS", "+4915799912345"),),
         user_id: str = "w0",
-        latency: float = 0.0,
     ) -> None:
         self.extensions = list(extensions)
         self.user_id = user_id
-        self.latency = latency
+        self.scopes: set[str] = {"all"}  # granted to the token the bot uses
+        self.clock: Clock = lambda: datetime.now(UTC)  # when SMS arrive and are sent
+        self.history = SmsHistory()
+        self.contacts: dict[str, str] = {}  # E.164 number → contact name
+        self.account = default_account()
+        self.balance = default_balance()
         self.received: list[ReceivedRequest] = []
         self._accepted: list[ReceivedRequest] = []
         self._script: deque[Scripted] = deque()
-        self._expected_auth: str | None = None
-        self._arrived = asyncio.Event()
         self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
@@ -106,7 +143,7 @@ class FakeSipgate:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> FakeSipgate:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -125,7 +162,7 @@ class FakeSipgate:
             raise RuntimeError("FakeSipgate is not started")
         return self._url
 
-    # -- what tests look at and steer ------------------------------------------------
+    # -- what the demo and tests look at and steer -----------------------------------
 
     @property
     def sms(self) -> list[ReceivedRequest]:
@@ -135,53 +172,76 @@ class FakeSipgate:
     @property
     def sms_posts(self) -> list[ReceivedRequest]:
         """Every ``POST /sessions/sms`` that arrived, whatever the answer."""
-        return [r for r in self.received if r.method == "POST" and r.path == _SEND_PATH]
+        return [r for r in self.received if r.method == "POST" and r.path == SEND_PATH]
 
     @property
-    def unused_script(self) -> tuple[Scripted, ...]:
-        """Scripted answers not yet played (a test can assert it is empty)."""
-        return tuple(self._script)
+    def history_requests(self) -> list[ReceivedRequest]:
+        """Every ``GET /history`` that arrived, whatever the answer."""
+        return [r for r in self.received if r.path == HISTORY_PATH]
 
     def script_send(self, *responses: Scripted) -> None:
         """Queue answers for the next valid SMS posts, first in first out; then 204."""
         self._script.extend(responses)
 
-    def expect_auth(self, header_value: str) -> None:
-        """Answer 401 to requests whose Authorization header differs from this."""
-        self._expected_auth = header_value
+    def receive_sms(
+        self, source: str, text: str, at: datetime | None = None, *, sms_id: str | None = None
+    ) -> dict[str, Any]:
+        """An SMS from ``source`` arrives (at ``at``, default now); its history entry."""
+        extension = self._extension(sms_id)
+        return self.history.add(
+            incoming=True,
+            source=source,
+            target=extension.caller_id,
+            text=text,
+            at=at or self.clock(),
+            connection_id=extension.id,
+        )
 
-    async def wait_for_posts(
-        self,
-        count: int,
-        timeout: float = 5.0,
-    ) -> list[ReceivedRequest]:
-        """Wait until at least ``count`` SMS posts arrived; TimeoutError says how many did."""
-        try:
-            async with asyncio.timeout(timeout):
-                while len(self.sms_posts) < count:
-                    self._arrived.clear()
-                    await self._arrived.wait()
-        except TimeoutError:
-            got = len(self.sms_posts)
-            msg = f"expected {count} POST /sessions/sms within {timeout}s, got {got}"
-            raise TimeoutError(msg) from None
-        return self.sms_posts
+    def _extension(self, sms_id: str | None) -> SmsExtension:
+        wanted = sms_id or self.extensions[0].id
+        return next(e for e in self.extensions if e.id == wanted)
+
+    # -- hooks a subclass overrides ------------------------------------------------------
+
+    async def admit(self, request: web.Request) -> bool:
+        """Whether to answer ``request`` at all (False: drop the connection)."""
+        return not self._closing.is_set()
+
+    def authorized(self, request: web.Request) -> bool:
+        """Whether the request's credentials are accepted (any Authorization header is)."""
+        return request.headers.get("Authorization") is not None
+
+    def scripted_read(self, name: str) -> Scripted | None:
+        """A scripted answer to the next read of ``name`` ("history", "balance", …), if any."""
+        return None
 
     # -- request handling ------------------------------------------------------------
 
+    def _routes(self) -> dict[str, _Route]:
+        return {
+            _USERINFO_PATH: _Route("GET", _scopes(), self._userinfo),
+            f"/v2/{self.user_id}/sms": _Route("GET", _scopes("sms:read"), self._sms_extensions),
+            SEND_PATH: _Route("POST", _scopes("sessions:write", "sessions:sms:write"), self._send),
+            HISTORY_PATH: _Route("GET", _scopes("history:read"), self._history),
+            "/v2/contacts": _Route("GET", _scopes("contacts:read"), self._contacts),
+            "/v2/account": _Route("GET", _scopes("account:read"), self._account),
+            "/v2/balance": _Route("GET", _scopes("balance:read"), self._balance),
+        }
+
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         received = await self._record(request)
-        if not await self._pause(self.latency):
+        if not await self.admit(request):
             return _drop(request)
-        if not self._authorized(request):
+        if not self.authorized(request):
             return _json(401, {"error": "Invalid token supplied"})
-        if request.path == _USERINFO_PATH:
-            return self._only_get(request) or self._userinfo()
-        if request.path == f"/v2/{self.user_id}/sms":
-            return self._only_get(request) or self._sms_extensions()
-        if request.path != _SEND_PATH:
+        route = self._routes().get(request.path)
+        if route is None:
             return _status(404)
-        return await self._send(request, received) if request.method == "POST" else _status(405)
+        if request.method != route.method:
+            return _status(405)
+        if route.scopes and not self.scopes & (route.scopes | {"all"}):
+            return _status(403)
+        return await route.answer(request, received)
 
     async def _record(self, request: web.Request) -> ReceivedRequest:
         body = await request.read()
@@ -192,33 +252,50 @@ class FakeSipgate:
             body=body,
             json=_json_or_none(body),
             at=time.monotonic(),
+            query=tuple(request.query.items()),
         )
         self.received.append(received)
-        self._arrived.set()
         return received
 
-    def _authorized(self, request: web.Request) -> bool:
-        given = request.headers.get("Authorization")
-        return given is not None and self._expected_auth in (None, given)
+    async def _userinfo(self, request: web.Request, _: ReceivedRequest) -> web.StreamResponse:
+        info = {"sub": self.user_id, "domain": "sipgate.de", "masterSipId": "0000000"}
+        return _json(200, {**info, "locale": "de_DE"})
 
-    @staticmethod
-    def _only_get(request: web.Request) -> web.Response | None:
-        return None if request.method == "GET" else _status(405)
-
-    def _userinfo(self) -> web.Response:
-        return _json(
-            200,
-            {
-                "sub": self.user_id,
-                "domain": "sipgate.de",
-                "masterSipId": "0000000",
-                "locale": "de_DE",
-            },
-        )
-
-    def _sms_extensions(self) -> web.Response:
+    async def _sms_extensions(self, request: web.Request, _: ReceivedRequest) -> web.StreamResponse:
         items = [{"id": e.id, "alias": e.alias, "callerId": e.caller_id} for e in self.extensions]
         return _json(200, {"items": items})
+
+    async def _history(self, request: web.Request, _: ReceivedRequest) -> web.StreamResponse:
+        return await self._read(
+            request, "history", lambda: self.history.page(read_query(request.query))
+        )
+
+    async def _contacts(self, request: web.Request, _: ReceivedRequest) -> web.StreamResponse:
+        def page() -> dict[str, Any]:
+            limit = _int(request.query.get("limit"), CONTACTS_DEFAULT_LIMIT)
+            offset = _int(request.query.get("offset"), 0)
+            wanted = request.query.getall("phonenumbers", [])
+            return contacts_page(self.contacts, wanted, limit, offset)
+
+        return await self._read(request, "contacts", page)
+
+    async def _account(self, request: web.Request, _: ReceivedRequest) -> web.StreamResponse:
+        return await self._read(request, "account", lambda: dict(self.account))
+
+    async def _balance(self, request: web.Request, _: ReceivedRequest) -> web.StreamResponse:
+        return await self._read(request, "balance", lambda: dict(self.balance))
+
+    async def _read(
+        self, request: web.Request, name: str, answer: Callable[[], dict[str, Any]]
+    ) -> web.StreamResponse:
+        """A read: its scripted answer if there is one, else ``answer()`` (400 if invalid)."""
+        scripted = self.scripted_read(name)
+        if scripted is not None:
+            return await self._play(request, scripted)
+        try:
+            return _json(200, answer())
+        except QueryError as err:
+            return _json(400, {"error": str(err)})
 
     async def _send(self, request: web.Request, received: ReceivedRequest) -> web.StreamResponse:
         if request.content_type != "application/json":
@@ -228,16 +305,37 @@ class FakeSipgate:
         if received.json["smsId"] not in {e.id for e in self.extensions}:
             return _status(403)
         scripted = self._script.popleft() if self._script else Scripted()
-        return await self._play(request, received, scripted)
-
-    async def _play(
-        self, request: web.Request, received: ReceivedRequest, scripted: Scripted
-    ) -> web.StreamResponse:
-        """Answer as scripted; a 2xx answer that goes out counts as accepted."""
-        if scripted.drop or not await self._pause(scripted.delay):
+        answer = await self._scripted_answer(scripted)
+        if answer is None:
             return _drop(request)
-        if 200 <= scripted.status < 300:
-            self._accepted.append(received)
+        if 200 <= answer.status < 300:  # a 2xx answer that goes out counts as accepted
+            self._accept(received)
+        return answer
+
+    def _accept(self, received: ReceivedRequest) -> None:
+        """An SMS that went out: counted as accepted and shown in the history."""
+        self._accepted.append(received)
+        body = received.json
+        entry = self.history.add(
+            incoming=False,
+            source=self._extension(body["smsId"]).caller_id,
+            target=body["recipient"],
+            text=body["message"],
+            at=self.clock(),
+            connection_id=body["smsId"],
+        )
+        if body.get("sendAt"):
+            entry["scheduled"] = iso(datetime.fromtimestamp(body["sendAt"], UTC))
+
+    async def _play(self, request: web.Request, scripted: Scripted) -> web.StreamResponse:
+        """Answer as scripted (after its delay), or drop the connection."""
+        answer = await self._scripted_answer(scripted)
+        return _drop(request) if answer is None else answer
+
+    async def _scripted_answer(self, scripted: Scripted) -> web.Response | None:
+        """The scripted answer once its delay is over; None: drop the connection instead."""
+        if scripted.drop or not await self._pause(scripted.delay):
+            return None
         return web.Response(status=scripted.status, body=scripted.body, headers=scripted.headers)
 
     async def _pause(self, delay: float) -> bool:
@@ -261,6 +359,15 @@ def _valid_send_body(data: Any) -> bool:
         return False
     send_at = data.get("sendAt", 0)
     return isinstance(send_at, int) and not isinstance(send_at, bool)
+
+
+def _int(raw: str | None, default: int) -> int:
+    if raw is None:
+        return default
+    value = int(raw) if raw.isdigit() else -1
+    if value < 0:
+        raise QueryError(f"{raw!r} is not a whole number")
+    return value
 
 
 def _json_or_none(body: bytes) -> Any:

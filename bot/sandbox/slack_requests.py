@@ -5,6 +5,7 @@ shapes are those of the payloads Slack posts; bodies are encoded as Slack does i
 signed with the real v0 scheme, so
 ``AsyncApp.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body, secret)))``
 accepts them. The workspace is a plain (non-Enterprise Grid) one, so no ``enterprise_*`` fields.
+Events API deliveries are built by :mod:`bot.sandbox.slack_events`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import secrets
 import time
 import urllib.parse
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -178,6 +180,56 @@ def block_actions_payload(
     if response_url is not None:
         payload["response_url"] = response_url
     return payload
+
+
+def message_shortcut_payload(
+    *,
+    callback_id: str,
+    text: str,
+    message_ts: str,
+    author: str = "U_BOB",
+    user_id: str = "U_ALICE",
+    channel_id: str = "C_GENERAL",
+    thread_ts: str | None = None,
+    response_url: str | None = None,
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """``user_id`` runs the message shortcut ``callback_id`` on ``author``'s message.
+
+    ``thread_ts``: the message is a reply in that thread. Without ``response_url`` the payload
+    has none, as in the block_actions builder.
+    """
+    payload: dict[str, Any] = {
+        "type": "message_action",
+        "token": VERIFICATION_TOKEN,
+        "action_ts": f"{time.time():.6f}",
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": _user(user_id, TEAM_ID),
+        "channel": {"id": channel_id, "name": channel_id},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "message_ts": message_ts,
+        "message": _person_message(text, author, message_ts, thread_ts),
+    }
+    if response_url is not None:
+        payload["response_url"] = response_url
+    return payload
+
+
+def _person_message(text: str, author: str, ts: str, thread_ts: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "client_msg_id": str(uuid.uuid4()),
+        "type": "message",
+        "text": text,
+        "user": author,
+        "ts": ts,
+        "team": TEAM_ID,
+    }
+    if thread_ts is not None:
+        message["thread_ts"] = thread_ts
+    return message
 
 
 def _container(channel_id: str, message_ts: str, thread_ts: str | None) -> dict[str, Any]:

@@ -42,7 +42,15 @@ class Marks:
         self._ledger = ledger
         self._delivered: list[int] = []
         self._shown: list[tuple[int, str, str]] = []
+        self._unwritten: dict[int, tuple[str, str]] = {}  # status messages not in the ledger yet
         self._writing: asyncio.Task[None] | None = None
+
+    def where_shown(self, request: SmsRequest) -> SmsRequest:
+        """The request with its status message, also when the ledger does not have it yet."""
+        found = self._unwritten.get(request.id)
+        if found is None or request.status_ts is not None:
+            return request
+        return dataclasses.replace(request, status_channel=found[0], status_ts=found[1])
 
     def delivered(self, post_ids: Sequence[int]) -> None:
         self._delivered.extend(post_ids)
@@ -52,6 +60,7 @@ class Marks:
         """The request's status message is in Slack: remember where."""
         if request.status_ts is not None:
             self._shown.append((request.id, request.channel_id, request.status_ts))
+            self._unwritten[request.id] = (request.channel_id, request.status_ts)
             self._soon()
 
     async def flush(self) -> None:
@@ -63,6 +72,9 @@ class Marks:
         except Exception:
             log.exception("delivered status posts not recorded yet")
             self._delivered[:0], self._shown[:0] = delivered, shown
+            return
+        for request_id, _, _ in shown:
+            self._unwritten.pop(request_id, None)
 
     def _soon(self) -> None:
         if self._writing is None or self._writing.done():
@@ -102,7 +114,7 @@ class StatusOutbox:
     def _learn(self, post: StatusPost) -> None:
         """Keep what the ledger knew when it recorded the post."""
         if post.request is not None:
-            self._known[post.request.id] = post.request
+            self._known[post.request.id] = self._marks.where_shown(post.request)
         elif post.sends and (known := self._known.get(post.request_id or 0)) is not None:
             changed = {send.id: send for send in post.sends}
             sends = tuple(changed.get(send.id, send) for send in known.sends)
@@ -203,7 +215,7 @@ class StatusOutbox:
         known = self._known.get(post.request_id)
         if known is None:
             known = await self._ledger.get_request(post.request_id)
-        return known
+        return None if known is None else self._marks.where_shown(known)
 
     def _batch(self, queue: str, request: SmsRequest) -> list[StatusPost]:
         """The next post, or the run of outcome posts; empty while its sends still go out."""

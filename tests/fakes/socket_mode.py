@@ -1,6 +1,6 @@
 """The fake Slack with Socket Mode: ``apps.connections.open`` and a websocket on the same port.
 
-:class:`FakeSocketModeSlack` is :class:`~bot.sandbox.slack.FakeSlack` plus what a Socket Mode
+:class:`FakeSocketModeSlack` is :class:`~tests.fakes.slack.ScriptedSlack` plus what a Socket Mode
 app talks to: ``apps.connections.open`` (called with the app-level ``xapp-…`` token) answers
 ``ws://127.0.0.1:<port>/link``; a client connecting there gets ``hello``; the test pushes
 ``slash_commands`` and ``interactive`` envelopes and waits for the client's acks; and it can
@@ -21,10 +21,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from bot.sandbox.slack import FakeSlack, JsonDict, poll_until
+from bot.sandbox.slack_api import JsonDict
 from bot.sandbox.slack_requests import APP_ID
+from bot.sandbox.waiting import poll_until
+from tests.fakes.slack import ScriptedSlack
 
-APP_TOKEN = "xapp-1-A_SANDBOX-1-sandboxapptoken"  # noqa: S105 - made up for the sandbox
+APP_TOKEN = "xapp-1-A_SANDBOX-1-sandboxapptoken"
 LINK_PATH = "/link"
 
 
@@ -38,8 +40,8 @@ class Ack:
     connection: int
 
 
-class FakeSocketModeSlack(FakeSlack):
-    """FakeSlack that also serves Socket Mode connections on ``/link``."""
+class FakeSocketModeSlack(ScriptedSlack):
+    """ScriptedSlack that also serves Socket Mode connections on ``/link``."""
 
     def __init__(self, *, app_token: str = APP_TOKEN, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -56,7 +58,7 @@ class FakeSocketModeSlack(FakeSlack):
     # --- lifecycle ---------------------------------------------------------------------------
 
     def web_app(self) -> web.Application:
-        """FakeSlack's routes plus the websocket ``/link``."""
+        """ScriptedSlack's routes plus the websocket ``/link``."""
         app = super().web_app()
         app.router.add_get(LINK_PATH, self._serve_link)
         return app
