@@ -59,14 +59,19 @@ def live_instances(now: datetime) -> Select[Any]:
 
 # The statements every send runs are built once, with bound parameters (building one per call
 # costs more CPU than running it).
-_INSERT = insert(status_outbox).returning(status_outbox.c.id)
-_OTHERS_BEFORE = select(
-    exists().where(
-        status_outbox.c.queue == bindparam("queue"),
-        _PENDING,
-        status_outbox.c.locked_by.is_(None) | (status_outbox.c.locked_by != bindparam("me")),
-    )
+_BEFORE = status_outbox.alias("before")
+_OTHERS_BEFORE = exists().where(
+    _BEFORE.c.queue == bindparam("same_queue"),
+    _BEFORE.c.done_at.is_(None),
+    _BEFORE.c.locked_by.is_(None) | (_BEFORE.c.locked_by != bindparam("me")),
 )
+#: Locked to this instance unless the queue holds posts that are not its own (one statement).
+_INSERT = (
+    insert(status_outbox)
+    .values(locked_by=case((_OTHERS_BEFORE, None), else_=bindparam("me")))
+    .returning(status_outbox.c.id, status_outbox.c.locked_by)
+)
+_INSERT_FIRST = insert(status_outbox).returning(status_outbox.c.id, status_outbox.c.locked_by)
 _DELIVERED = (
     update(status_outbox)
     .where(status_outbox.c.id == bindparam("post_id"))
@@ -96,9 +101,6 @@ class Recorded:
 def record(conn: Connection, me: str, at: datetime, post: Recorded) -> StatusPost | None:
     """Write a status post of a request; the post if this instance delivers it."""
     queue = request_queue(post.request_id)
-    others = post.kind is not StatusKind.OPENED and conn.scalar(
-        _OTHERS_BEFORE, {"queue": queue, "me": me}
-    )
     values = {
         "queue": queue,
         "kind": post.kind.value,
@@ -107,10 +109,16 @@ def record(conn: Connection, me: str, at: datetime, post: Recorded) -> StatusPos
         "detail": post.detail,
         "created_at": at,
         "next_attempt_at": at,
-        "locked_by": None if others else me,
+        "me": me,
+        "same_queue": queue,
     }
-    post_id: int = conn.execute(_INSERT, values).scalar_one()
-    if others:
+    if post.kind is StatusKind.OPENED:  # a new queue: nobody else's posts can be in it
+        values["locked_by"] = values.pop("me")
+        del values["same_queue"]
+        post_id, locked_by = conn.execute(_INSERT_FIRST, values).one()
+    else:
+        post_id, locked_by = conn.execute(_INSERT, values).one()
+    if locked_by != me:
         return None
     return StatusPost(post_id, queue, post.kind, post.request_id, post.send_ids, post.detail,
                       at, at, 0, post.request, post.sends)  # fmt: skip
