@@ -43,6 +43,8 @@ from bot.core import (
 from bot.settings import Settings
 from bot.sipgate import SipgateClient, client_for
 from bot.slack import (
+    SLACK_PACE,
+    Pace,
     Pacer,
     SlackContext,
     SlackEndpoint,
@@ -85,11 +87,17 @@ class Bot:
 
     @classmethod
     async def start(
-        cls, settings: Settings, *, clock: Clock = utc_now, run_scheduler: bool = True
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = utc_now,
+        run_scheduler: bool = True,
+        pace: Pace = SLACK_PACE,
     ) -> Bot:
         """Open the ledger, build the clients and the app, start the background loops.
 
-        ``run_scheduler=False`` (tests, the demo) leaves the scheduler to be run by hand.
+        ``run_scheduler=False`` (tests, the demo) leaves the scheduler to be run by hand;
+        ``pace`` is Slack's posting limits unless a test speeds them up.
         """
         ledger = await _open_ledger(settings, clock)
         session = aiohttp.ClientSession()
@@ -98,7 +106,7 @@ class Bot:
         web_api = SlackWeb(client)
         tracker = WorkTracker()
         service = _send_service(settings, ledger, sipgate, web_api, clock)
-        outbox = _outbox(settings, session, service, web_api, clock)
+        outbox = _outbox(settings, session, service, web_api, clock, pace)
         ctx = SlackContext(settings, service, web_api, tracker)
         bot = cls(settings, ledger, session, sipgate, web_api, service, tracker,
                   create_app(ctx, client), outbox, LeaseKeeper(ledger, clock),
@@ -174,10 +182,11 @@ def _outbox(
     service: SendService,
     web_api: SlackWeb,
     clock: Clock,
+    pace: Pace,
 ) -> StatusOutbox:
     """Status posts through a client of their own (same session) that does not retry."""
     posts = SlackWeb(web_client(settings, session, retries=False))
-    channels = StatusChannels(posts, web_api, Pacer())
+    channels = StatusChannels(posts, web_api, Pacer(pace))
     delivery = StatusDelivery(service.ledger, channels, service.senders.known)
     return StatusOutbox(service.ledger, delivery, clock)
 

@@ -22,6 +22,7 @@ import pytest_asyncio
 
 from bot.core import Clock
 from bot.sandbox.harness import ManualClock, Sandbox
+from bot.slack import SLACK_PACE, Pace
 from bot.store import SqlLedger, open_ledger, redact_url
 from tests.fakes import ScriptedFakes
 from tests.helpers import (
@@ -82,6 +83,7 @@ async def make_bot(
         fakes: ScriptedFakes | None = None,
         clock: Clock | None = None,
         run_scheduler: bool = True,
+        pace: Pace = SLACK_PACE,
         **overrides: str,
     ) -> Sandbox:
         overrides.setdefault("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
@@ -89,6 +91,7 @@ async def make_bot(
             fakes or default_fakes,
             clock=clock or default_clock,
             run_scheduler=run_scheduler,
+            pace=pace,
             **overrides,
         )
         started.append(bot)

@@ -5,7 +5,10 @@ Whatever arrives: a clean 4xx or an explanation to the requester, never a 500, n
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core import GuardPolicy, SmsExtension
-from bot.sandbox.harness import Sandbox
+from bot.sandbox.harness import SIGNING_SECRET, Sandbox
 from bot.sandbox.slack_requests import (
     form_body,
     interactive_body,
@@ -241,6 +244,33 @@ async def test_malformed_payloads_over_http_are_4xx(
             assert "Traceback" not in await response.text()
 
     assert all(400 <= status < 500 for status in statuses), statuses
+    await assert_nothing_sent(bot, fakes)
+
+
+def signed_bytes(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    """Slack's v0 signature over raw bytes (slack_sdk's signer only takes text)."""
+    timestamp = str(int(time.time()))
+    mac = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256)
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={mac.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["signed", "unsigned"])
+async def test_a_body_that_is_not_utf8_is_400(
+    bot: Sandbox, fakes: ScriptedFakes, http: aiohttp.ClientSession, signed: bool
+) -> None:
+    await bot.serve_http()
+    body = b"command=%2Fsms&text=\xff\xfe+0151+12345678+hi&user_id=U_ALICE&trigger_id=T1"
+    headers = (
+        signed_bytes(body) if signed else {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+
+    async with http.post(f"{bot.url}/slack/events", data=body, headers=headers) as response:
+        assert response.status == 400
+        assert "Traceback" not in await response.text()
     await assert_nothing_sent(bot, fakes)
 
 

@@ -37,7 +37,7 @@ from bot.sandbox.slack_requests import (
 )
 from bot.sandbox.waiting import poll_until
 from bot.settings import Settings, load_settings
-from bot.slack import SlackEndpoint
+from bot.slack import SLACK_PACE, Pace, SlackEndpoint
 from bot.slack.http import bound_port, build_web_app, start_site
 
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - made up for the sandbox
@@ -114,11 +114,17 @@ class Sandbox:
 
     @classmethod
     async def start(
-        cls, fakes: Fakes, *, clock: Clock = utc_now, run_scheduler: bool = True, **overrides: str
+        cls,
+        fakes: Fakes,
+        *,
+        clock: Clock = utc_now,
+        run_scheduler: bool = True,
+        pace: Pace = SLACK_PACE,
+        **overrides: str,
     ) -> Sandbox:
         """A bot on ``fakes`` with sandbox settings plus ``overrides``."""
         settings = load_settings(sandbox_environ(fakes.slack, fakes.sipgate, **overrides))
-        bot = await Bot.start(settings, clock=clock, run_scheduler=run_scheduler)
+        bot = await Bot.start(settings, clock=clock, run_scheduler=run_scheduler, pace=pace)
         return cls(fakes, settings, bot)
 
     @property

@@ -9,11 +9,14 @@ from bot.slack.app import create_app
 from bot.slack.handlers import SlackContext
 from bot.slack.http import SlackEndpoint
 from bot.slack.outbox import StatusOutbox
-from bot.slack.pacing import Pacer
+from bot.slack.pacing import SLACK as SLACK_PACE
+from bot.slack.pacing import Pace, Pacer
 from bot.slack.status import StatusChannels, StatusDelivery
 from bot.slack.web import SlackWeb, web_client
 
 __all__ = [
+    "SLACK_PACE",
+    "Pace",
     "Pacer",
     "SlackContext",
     "SlackEndpoint",

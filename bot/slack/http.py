@@ -1,8 +1,8 @@
 """The HTTP side: ``POST /slack/events``, ``GET /healthz``, ``GET /metrics``.
 
-Requests are checked in this order: a missing, wrong or stale signature → 401 and nothing
-happens; a signed body Bolt cannot read → 400; everything else goes to the Bolt app, whose
-listeners ack first and work afterwards.
+Requests are checked in this order: a body that is not UTF-8 (Slack never sends one) → 400; a
+missing, wrong or stale signature → 401 and nothing happens; a signed body Bolt cannot read →
+400; everything else goes to the Bolt app, whose listeners ack first and work afterwards.
 """
 
 from __future__ import annotations
@@ -41,7 +41,11 @@ class SlackEndpoint:
         if self.stopping:
             return web.json_response({"error": "shutting down"}, status=503)
         started = time.perf_counter()
-        body = await request.text()
+        try:
+            body = (await request.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("rejected a request whose body is not UTF-8")
+            return web.json_response({"error": "malformed request"}, status=400)
         if not self._signed(body, request):
             log.warning("rejected a request with a bad or stale signature")
             return web.json_response({"error": "invalid request"}, status=401)

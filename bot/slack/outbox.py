@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.core import Clock, Ledger, SmsRequest, State, StatusKind, StatusPost
-from bot.slack.pacing import backoff
 from bot.slack.status import StatusDelivery
 from bot.slack.web import SlackCallFailed
 
@@ -247,7 +246,9 @@ class StatusOutbox:
             log.error("status undelivered", extra={"queue": queue, "error": failed.code})
             await self._done(queue, batch, error=failed.code)
             return True
-        wait = failed.retry_after if failed.retry_after is not None else backoff(batch[0].attempts)
+        wait = failed.retry_after
+        if wait is None:
+            wait = self._delivery.pacer.backoff(batch[0].attempts)
         await self._ledger.status_retry(queue, now + timedelta(seconds=wait), failed.code)
         self._queued[queue] = [_tried(post) for post in self._queued[queue]]
         self._start_in(queue, wait)

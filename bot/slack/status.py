@@ -52,6 +52,10 @@ class StatusDelivery:
         self._sender_of = sender_of
         self._replied: set[int] = set()  # posts whose reply is in Slack; only the update failed
 
+    @property
+    def pacer(self) -> Pacer:
+        return self._slack.pacer
+
     async def deliver(self, posts: Sequence[StatusPost], request: SmsRequest) -> SmsRequest:
         """Deliver ``posts``; the request as it now stands (with its status message, if any)."""
         if posts[0].kind is StatusKind.OPENED:
