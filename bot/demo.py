@@ -20,9 +20,12 @@ from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import Scripted
 from bot.sandbox.slack_requests import modal_state
 from bot.sandbox.waiting import poll_until
+from bot.slack import Pace
 from bot.slack.texts import CANCEL_ACTION
 
 NUMBER = "+49 151 12345678"
+#: The local stand-in has no rate limits: the demo posts as fast as it answers.
+LOCAL_PACE = Pace(rate=1000.0, burst=1000.0)
 
 
 class Demo:
@@ -126,6 +129,7 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
             fakes,
             clock=clock,
             run_scheduler=False,
+            pace=LOCAL_PACE,
             DATABASE_URL=f"sqlite:///{folder}/demo.db",
             SMS_ALLOWED_USERS="U_ALICE",
             SMS_ADMINS="U_BOB",

@@ -22,7 +22,7 @@ import pytest_asyncio
 
 from bot.core import Clock
 from bot.sandbox.harness import ManualClock, Sandbox
-from bot.slack import SLACK_PACE, Pace
+from bot.slack import Pace
 from bot.store import SqlLedger, open_ledger, redact_url
 from tests.fakes import ScriptedFakes
 from tests.helpers import (
@@ -45,6 +45,11 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
             monkeypatch.delenv(name, raising=False)
+
+
+#: The fake Slack has no limits unless a test turns them on: post as fast as it answers
+#: (a test of pacing passes Slack's own ``SLACK_PACE``). Backoff after failures stays real.
+UNPACED = Pace(rate=1000.0, burst=1000.0)
 
 
 @pytest.fixture
@@ -83,7 +88,7 @@ async def make_bot(
         fakes: ScriptedFakes | None = None,
         clock: Clock | None = None,
         run_scheduler: bool = True,
-        pace: Pace = SLACK_PACE,
+        pace: Pace = UNPACED,
         **overrides: str,
     ) -> Sandbox:
         overrides.setdefault("DATABASE_URL", f"sqlite:///{tmp_path}/bot.db")
