@@ -1,4 +1,4 @@
-"""``python -m bot`` (serve), ``python -m bot check``, ``python -m bot demo``."""
+"""``python -m bot`` (serve), ``check``, ``demo``, ``sipgate-login``."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from dotenv import load_dotenv
 from bot.app import StartupError, serve
 from bot.check import run_check
 from bot.demo import run_demo
+from bot.login import run_login
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings
 
-USAGE = """usage: python -m bot [serve|check|demo]
-  serve  run the bot (the default): HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN
-  check  check a real configuration against Slack and sipgate, and say how to fix it
-  demo   run the whole flow offline with a sipgate sandbox and a local Slack stand-in"""
+USAGE = """usage: python -m bot [serve|check|demo|sipgate-login [--no-browser]]
+  serve          run the bot (the default): HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN
+  check          check a real configuration against Slack and sipgate, and say how to fix it
+  demo           run the whole flow offline with a sipgate sandbox and a local Slack stand-in
+  sipgate-login  log the bot in to sipgate with OAuth (SIPGATE_OAUTH_CLIENT_ID/_SECRET) once;
+                 --no-browser: only print the address to open"""
 
 
 def main(argv: Sequence[str]) -> int:
@@ -32,6 +35,8 @@ def main(argv: Sequence[str]) -> int:
     load_dotenv(override=False)  # the environment wins over .env
     if command == "check":
         return asyncio.run(run_check(os.environ))
+    if command == "sipgate-login":
+        return asyncio.run(run_login(os.environ, open_browser="--no-browser" not in argv[1:]))
     if command == "serve":
         return _serve()
     print(USAGE, file=sys.stderr)

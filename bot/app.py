@@ -53,10 +53,11 @@ from bot.slack import (
     StatusDelivery,
     StatusOutbox,
     create_app,
+    texts,
     web_client,
 )
 from bot.slack.http import bound_port, build_web_app, start_site
-from bot.store import database_url_for, open_ledger, redact_url
+from bot.store import SqlLedger, database_url_for, open_ledger, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,15 @@ class Bot:
         ledger = await _open_ledger(settings, clock)
         session = aiohttp.ClientSession()
         client = web_client(settings, session)
-        sipgate = client_for(settings, session)
         web_api = SlackWeb(client)
+        sipgate = client_for(
+            settings,
+            session,
+            tokens=ledger.tokens,
+            on_dead=lambda: web_api.dm_all(settings.admins, texts.sipgate_login_expired()),
+            claimant=ledger.instance_id,
+            clock=clock,
+        )
         tracker = WorkTracker()
         service = _send_service(settings, ledger, sipgate, web_api, clock)
         outbox = _outbox(settings, session, service, web_api, clock, pace)
@@ -149,7 +157,7 @@ class Bot:
         await self.ledger.close()
 
 
-async def _open_ledger(settings: Settings, clock: Clock) -> Ledger:
+async def _open_ledger(settings: Settings, clock: Clock) -> SqlLedger:
     try:
         return await open_ledger(settings.database_url, clock=clock, instance_id=_instance_id())
     except (LedgerUnavailable, ValueError) as error:

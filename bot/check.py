@@ -2,28 +2,52 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import LedgerUnavailable, SmsExtension
 from bot.settings import Settings, SettingsError, load_settings, service_problems
-from bot.sipgate import SipgateAuthError, SipgateError, SipgateForbidden, client_for
+from bot.sipgate import (
+    SipgateAuthError,
+    SipgateClient,
+    SipgateError,
+    SipgateForbidden,
+    SipgateLoginNeeded,
+    client_for,
+)
 from bot.slack.texts import explain_failure
 from bot.store import database_url_for, open_ledger, redact_url
 
 
 @dataclass(frozen=True)
 class Finding:
+    """One result; a ``warning`` is worth knowing but does not fail the check."""
+
     ok: bool
     text: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.text}"
+        mark = "!" if self.warning else ("✓" if self.ok else "✗")
+        return f"{mark} {self.text}"
+
+
+LOGIN_NEEDED = (
+    "sipgate: no working OAuth login is stored (never logged in, or the refresh token"
+    " stopped working): run python -m bot sipgate-login"
+)
+SHORT_LIVED_ACCESS = (
+    "SIPGATE_OAUTH_TOKEN is an access token that expires within minutes: set"
+    " SIPGATE_OAUTH_CLIENT_ID and SIPGATE_OAUTH_CLIENT_SECRET and run python -m bot"
+    " sipgate-login instead, or use a personal access token"
+)
 
 
 async def run_check(environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
@@ -62,18 +86,38 @@ async def check_slack(settings: Settings) -> Finding:
 
 async def check_sipgate(settings: Settings) -> list[Finding]:
     """userinfo, then the SMS extensions; 401/403 name the token or its missing scope."""
-    if not (settings.sipgate_oauth_token or settings.sipgate_token):
+    if not (settings.sipgate_oauth_token or settings.sipgate_token or settings.sipgate_oauth_login):
         return [Finding(False, "sipgate: skipped, no credentials")]
-    async with client_for(settings) as sipgate:
+    static = [Finding(True, SHORT_LIVED_ACCESS, warning=True)]
+    if not settings.sipgate_oauth_token:
+        static = []
+    async with _sipgate(settings) as sipgate:
         try:
             user = await sipgate.userinfo()
             extensions = await sipgate.sms_extensions(user.sub)
         except SipgateError as error:
-            return [_sipgate_failure(error)]
-    return _extension_findings(settings, user.sub, extensions)
+            return [*static, _sipgate_failure(error)]
+    return static + _extension_findings(settings, user.sub, extensions)
+
+
+@contextlib.asynccontextmanager
+async def _sipgate(settings: Settings) -> AsyncIterator[SipgateClient]:
+    """The client as the bot would build it (with OAuth: the tokens in its database)."""
+    if not settings.sipgate_oauth_login:
+        async with client_for(settings) as sipgate:
+            yield sipgate
+        return
+    ledger = await open_ledger(settings.database_url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield client_for(settings, session, tokens=ledger.tokens, claimant="check")
+    finally:
+        await ledger.close()
 
 
 def _sipgate_failure(error: SipgateError) -> Finding:
+    if isinstance(error, SipgateLoginNeeded):
+        return Finding(False, LOGIN_NEEDED)
     if isinstance(error, SipgateAuthError):
         return Finding(
             False,

@@ -19,6 +19,8 @@ T = TypeVar("T")
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_SIPGATE_API_URL = "https://api.sipgate.com/v2"
+DEFAULT_SIPGATE_LOGIN_URL = "https://login.sipgate.com"
+DEFAULT_SIPGATE_OAUTH_REALM = "sipgate-apps"
 _SMS_ID = re.compile(r"^s(0|[1-9][0-9]*)$")
 _SLACK_ID = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -59,6 +61,10 @@ class Settings:
     sipgate_token_id: str
     sipgate_token: Secret
     sipgate_oauth_token: Secret
+    sipgate_oauth_client_id: str
+    sipgate_oauth_client_secret: Secret
+    sipgate_oauth_realm: str
+    sipgate_login_url: str
     sipgate_sms_id: str | None
     sipgate_api_url: str
     sipgate_timeout: float
@@ -81,7 +87,7 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """The secret values, so the log formatter can keep them out of every line."""
-        return [value.value for value in vars(self).values() if isinstance(value, Secret)]
+        return [value.value for value in vars(self).values() if isinstance(value, Secret) and value]
 
     @property
     def guard_policy(self) -> GuardPolicy:
@@ -100,6 +106,11 @@ class Settings:
             self.allow_everyone,
             self.admins,
         )
+
+    @property
+    def sipgate_oauth_login(self) -> bool:
+        """Whether the bot logs in to sipgate with OAuth (``sipgate-login``, refresh tokens)."""
+        return bool(self.sipgate_oauth_client_id)
 
     @property
     def socket_mode(self) -> bool:
@@ -187,6 +198,7 @@ def load_settings(environ: Mapping[str, str], *, require_service: bool = True) -
     """
     reader = _Reader(environ)
     settings = _read(reader)
+    reader.problems.extend(oauth_problems(settings))
     if require_service:
         reader.problems.extend(service_problems(settings))
     if reader.problems:
@@ -203,6 +215,10 @@ def _read(reader: _Reader) -> Settings:
         sipgate_token_id=reader.text("SIPGATE_TOKEN_ID"),
         sipgate_token=reader.secret("SIPGATE_TOKEN"),
         sipgate_oauth_token=reader.secret("SIPGATE_OAUTH_TOKEN"),
+        sipgate_oauth_client_id=reader.text("SIPGATE_OAUTH_CLIENT_ID"),
+        sipgate_oauth_client_secret=reader.secret("SIPGATE_OAUTH_CLIENT_SECRET"),
+        sipgate_oauth_realm=reader.text("SIPGATE_OAUTH_REALM", DEFAULT_SIPGATE_OAUTH_REALM),
+        sipgate_login_url=_url(reader, "SIPGATE_LOGIN_URL", DEFAULT_SIPGATE_LOGIN_URL),
         sipgate_sms_id=_sms_id(reader),
         sipgate_api_url=_url(reader, "SIPGATE_API_URL", DEFAULT_SIPGATE_API_URL).rstrip("/"),
         sipgate_timeout=reader.number("SIPGATE_TIMEOUT", 15.0),
@@ -294,10 +310,29 @@ def _slack_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def oauth_problems(settings: Settings) -> list[str]:
+    """What is wrong with the OAuth client settings (also for ``sipgate-login``)."""
+    has_id, has_secret = (
+        bool(settings.sipgate_oauth_client_id),
+        bool(settings.sipgate_oauth_client_secret),
+    )
+    if has_id != has_secret:
+        return ["SIPGATE_OAUTH_CLIENT_ID and SIPGATE_OAUTH_CLIENT_SECRET must be set together"]
+    if has_id and (settings.sipgate_token_id or settings.sipgate_token):
+        return [
+            "set either SIPGATE_OAUTH_CLIENT_ID/SIPGATE_OAUTH_CLIENT_SECRET (OAuth) or"
+            " SIPGATE_TOKEN_ID/SIPGATE_TOKEN (personal access token), not both"
+        ]
+    return []
+
+
 def _sipgate_problems(settings: Settings) -> list[str]:
     has_pat = bool(settings.sipgate_token_id and settings.sipgate_token)
-    if has_pat or settings.sipgate_oauth_token:
+    if has_pat or settings.sipgate_oauth_token or settings.sipgate_oauth_login:
         return []
     if settings.sipgate_token_id or settings.sipgate_token:
         return ["SIPGATE_TOKEN_ID and SIPGATE_TOKEN must be set together"]
-    return ["sipgate credentials are missing: set SIPGATE_TOKEN_ID and SIPGATE_TOKEN"]
+    return [
+        "sipgate credentials are missing: set SIPGATE_TOKEN_ID and SIPGATE_TOKEN, or"
+        " SIPGATE_OAUTH_CLIENT_ID and SIPGATE_OAUTH_CLIENT_SECRET and run sipgate-login"
+    ]

@@ -9,7 +9,8 @@ function counts too) and checked against the layers:
     edges      bot.slack, bot.sipgate, bot.store     core (through its façade), base,
                                                      settings; never another edge
     sandbox    bot.sandbox                           anything; only the demo imports it
-    root       bot.app, bot.check, bot.demo, …       anything (they wire the rest)
+    root       bot.app, bot.check, bot.demo, bot.login,
+               bot.__main__                          anything (they wire the rest)
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("slack_bolt", "slack_sdk", "aiohttp", "sqlalchemy", "asyncpg", "yarl")
 EDGES = ("bot.slack", "bot.sipgate", "bot.store")
 BASE = ("bot.logs", "bot.metrics")
-ROOTS = ("bot", "bot.__main__", "bot.app", "bot.check", "bot.demo")
+ROOTS = ("bot", "bot.__main__", "bot.app", "bot.check", "bot.demo", "bot.login")
 
 
 @cache
@@ -127,6 +128,12 @@ def test_nothing_imports_the_root_but_the_root() -> None:
         if module in ROOTS or in_package(module, ("bot.sandbox",)):
             continue
         assert not bot_imports(module) & set(ROOTS), f"{module} imports the composition root"
+
+
+def test_every_module_is_in_a_layer() -> None:
+    layers = ("bot.core", "bot.settings", "bot.sandbox", *BASE, *EDGES)
+    unplaced = [m for m in modules() if m not in ROOTS and not in_package(m, layers)]
+    assert unplaced == [], "a new module must belong to a layer (see the module docstring)"
 
 
 def test_the_package_graph_has_no_cycle() -> None:

@@ -298,3 +298,35 @@ def test_bot_scheduler_may_schedule_further_ahead() -> None:
     settings = load_settings({**MINIMAL, "SMS_SCHEDULE_MAX_DAYS": "90"})
 
     assert settings.schedule_max_days == 90
+
+
+# --- sipgate OAuth ---------------------------------------------------------------------------
+
+OAUTH = {**MINIMAL, "SIPGATE_TOKEN_ID": "", "SIPGATE_TOKEN": ""}
+
+
+def test_oauth_client_settings_are_credentials_with_their_defaults() -> None:
+    settings = load_settings(
+        {**OAUTH, "SIPGATE_OAUTH_CLIENT_ID": "bot", "SIPGATE_OAUTH_CLIENT_SECRET": "c-secret"}
+    )
+
+    assert settings.sipgate_oauth_login
+    assert settings.sipgate_login_url == "https://login.sipgate.com"
+    assert settings.sipgate_oauth_realm == "sipgate-apps"
+    assert "c-secret" not in repr(settings)
+    assert "c-secret" in settings.secret_values()
+
+
+def test_oauth_client_and_personal_access_token_together_are_refused() -> None:
+    problems = problems_of(
+        **MINIMAL, SIPGATE_OAUTH_CLIENT_ID="bot", SIPGATE_OAUTH_CLIENT_SECRET="s"
+    )
+
+    assert any("not both" in problem for problem in problems)
+
+
+@pytest.mark.parametrize("half", ["SIPGATE_OAUTH_CLIENT_ID", "SIPGATE_OAUTH_CLIENT_SECRET"])
+def test_half_an_oauth_client_is_refused(half: str) -> None:
+    problems = problems_of(**OAUTH, **{half: "x"})
+
+    assert any("must be set together" in problem for problem in problems)

@@ -21,6 +21,7 @@ from bot.core.model import (
     Clock,
     Duplicate,
     Event,
+    OAuthTokens,
     Opened,
     OpenResult,
     Origin,
@@ -47,7 +48,7 @@ from bot.core.phone import (
     distinct,
     parse_number,
 )
-from bot.core.ports import GroupMembers, Ledger, SmsGateway, StatusListener
+from bot.core.ports import GroupMembers, Ledger, SmsGateway, StatusListener, TokenStore
 from bot.core.rules import (
     EmptyMessage,
     Field,
@@ -108,6 +109,7 @@ __all__ = [
     "NotStored",
     "NumberError",
     "NumberProblem",
+    "OAuthTokens",
     "OpenResult",
     "Opened",
     "Origin",
@@ -135,6 +137,7 @@ __all__ = [
     "StatusKind",
     "StatusListener",
     "StatusPost",
+    "TokenStore",
     "TooFarAhead",
     "TooLong",
     "TooManyRecipients",

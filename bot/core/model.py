@@ -254,3 +254,22 @@ class StatusPost:
     attempts: int = 0
     request: SmsRequest | None = field(default=None, compare=False, repr=False)
     sends: tuple[SendRecord, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OAuthTokens:
+    """The sipgate OAuth tokens the ledger keeps; ``generation`` grows with each rotation.
+
+    ``refresh_at``: when to refresh the access token (before it expires at ``expires_at``).
+    """
+
+    refresh_token: str = field(repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    expires_at: datetime | None = None
+    refresh_at: datetime | None = None
+    generation: int = 0
+    dead: bool = False
+
+    def usable(self, now: datetime) -> bool:
+        """Whether the access token may be used now without refreshing it first."""
+        return bool(self.access_token) and self.refresh_at is not None and now < self.refresh_at

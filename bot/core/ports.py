@@ -2,6 +2,7 @@
 
     Ledger        durable record of every request and send, and the
                   outbox of status posts                             (bot.store)
+    TokenStore    the sipgate OAuth tokens                           (bot.store)
     SmsGateway    hands SMS to the provider, lists the senders       (bot.sipgate)
     GroupMembers  who is in a user group                             (bot.slack)
 
@@ -19,6 +20,7 @@ from bot.core.model import (
     CancelResult,
     Duplicate,
     Event,
+    OAuthTokens,
     OpenResult,
     RequestDraft,
     SmsExtension,
@@ -145,6 +147,33 @@ class Ledger(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class TokenStore(Protocol):
+    """Where the sipgate OAuth tokens live, shared by every instance (the ledger)."""
+
+    async def load_tokens(self) -> OAuthTokens | None:
+        """The stored tokens; None before the first ``sipgate-login``."""
+        ...
+
+    async def save_login(self, tokens: OAuthTokens) -> None:
+        """A new login: these tokens replace whatever was stored (generation restarts)."""
+        ...
+
+    async def claim_refresh(
+        self, claimant: str, now: datetime, ttl: timedelta, *, refused: str | None = None
+    ) -> OAuthTokens | None:
+        """The tokens, if a refresh is due (or the stored access token is ``refused``, the one
+        sipgate just refused) and ``claimant`` may do it now (nobody else is, for ``ttl``)."""
+        ...
+
+    async def save_refresh(self, generation: int, tokens: OAuthTokens) -> bool:
+        """Store a rotation of ``generation``; False (nothing stored) if it was rotated since."""
+        ...
+
+    async def mark_dead(self, generation: int) -> bool:
+        """The refresh token of ``generation`` no longer works; True for the first to say so."""
         ...
 
 

@@ -3,12 +3,13 @@
 The client implements the core's ``SmsGateway``; its errors are the core's ``SendFailure``s.
 """
 
-from bot.sipgate.client import SipgateClient, client_for
+from bot.sipgate.client import SipgateClient, client_for, oauth_client
 from bot.sipgate.errors import (
     SipgateAuthError,
     SipgateBalanceError,
     SipgateError,
     SipgateForbidden,
+    SipgateLoginNeeded,
     SipgateMalformed,
     SipgateNoAnswer,
     SipgateNoSmsExtension,
@@ -19,6 +20,7 @@ from bot.sipgate.errors import (
     SipgateUnreachable,
     SipgateUnreadable,
 )
+from bot.sipgate.oauth import AuthSource, FixedAuth, OAuthAccess, OAuthClient, request_tokens
 from bot.sipgate.protocol import (
     SEND_SMS_PATH,
     USERINFO_PATH,
@@ -36,6 +38,10 @@ from bot.sipgate.protocol import (
 __all__ = [
     "SEND_SMS_PATH",
     "USERINFO_PATH",
+    "AuthSource",
+    "FixedAuth",
+    "OAuthAccess",
+    "OAuthClient",
     "PreparedRequest",
     "SipgateAuth",
     "SipgateAuthError",
@@ -43,6 +49,7 @@ __all__ = [
     "SipgateClient",
     "SipgateError",
     "SipgateForbidden",
+    "SipgateLoginNeeded",
     "SipgateMalformed",
     "SipgateNoAnswer",
     "SipgateNoSmsExtension",
@@ -58,6 +65,8 @@ __all__ = [
     "build_userinfo",
     "client_for",
     "decipher",
+    "oauth_client",
     "parse_sms_extensions",
     "parse_userinfo",
+    "request_tokens",
 ]

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 
 import aiohttp
 from yarl import URL
 
-from bot.core import SmsExtension
+from bot.core import Clock, SmsExtension, TokenStore, utc_now
 from bot.logs import mask_number
 from bot.settings import Settings
 from bot.sipgate.errors import (
+    SipgateAuthError,
+    SipgateLoginNeeded,
     SipgateNoAnswer,
     SipgateNoSmsExtension,
     SipgateUnreachable,
 )
+from bot.sipgate.oauth import AuthSource, FixedAuth, OAuthAccess, OAuthClient
 from bot.sipgate.protocol import (
     PreparedRequest,
     SipgateAuth,
@@ -36,7 +39,7 @@ from bot.sipgate.protocol import (
     parse_userinfo,
 )
 
-__all__ = ["SipgateClient", "client_for"]
+__all__ = ["SipgateClient", "client_for", "oauth_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +54,13 @@ class SipgateClient:
         self,
         *,
         base_url: str,
-        auth: SipgateAuth,
+        auth: SipgateAuth | AuthSource,
         timeout: float = 15.0,
         connect_timeout: float = 5.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._base_url = _checked_base_url(base_url)
-        self._auth = auth
+        self._auth: AuthSource = FixedAuth(auth) if isinstance(auth, SipgateAuth) else auth
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._session = session
         self._owns_session = session is None
@@ -70,8 +73,9 @@ class SipgateClient:
         self, sms_id: str, recipient: str, message: str, send_at: datetime | None = None
     ) -> None:
         """Hand one SMS to sipgate; returning means sipgate accepted it (not delivered)."""
-        request = build_send_sms(sms_id, recipient, message, send_at, self._auth)
-        await self._call(request, sms_id=sms_id)
+        await self._authorized(
+            lambda auth: build_send_sms(sms_id, recipient, message, send_at, auth), sms_id=sms_id
+        )
         logger.info(
             "sipgate accepted SMS from %s to %s%s",
             sms_id,
@@ -81,11 +85,12 @@ class SipgateClient:
 
     async def userinfo(self) -> Userinfo:
         """Who the credentials belong to (also the cheapest credentials check)."""
-        return parse_userinfo(await self._call(build_userinfo(self._auth)))
+        return parse_userinfo(await self._authorized(build_userinfo))
 
     async def sms_extensions(self, user_id: str) -> list[SmsExtension]:
         """The SMS extensions of ``user_id``, in sipgate's order."""
-        return parse_sms_extensions(await self._call(build_sms_extensions(user_id, self._auth)))
+        body = await self._authorized(lambda auth: build_sms_extensions(user_id, auth))
+        return parse_sms_extensions(body)
 
     async def discover_extensions(self) -> list[SmsExtension]:
         """The extensions the credentials may send from; raises if there are none."""
@@ -111,6 +116,20 @@ class SipgateClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def _authorized(
+        self, build: Callable[[SipgateAuth], PreparedRequest], *, sms_id: str | None = None
+    ) -> bytes:
+        """Call with the current credentials; an OAuth token sipgate refuses (401: nothing
+        was done) is refreshed, and the call made once more."""
+        request = build(await self._auth.authorization())
+        try:
+            return await self._call(request, sms_id=sms_id)
+        except SipgateAuthError:
+            if not self._auth.refreshable:
+                raise
+            logger.warning("sipgate refused the access token; refreshing it once")
+        return await self._call(build(await self._auth.authorization(fresh=True)), sms_id=sms_id)
 
     async def _call(self, request: PreparedRequest, *, sms_id: str | None = None) -> bytes:
         """Make the call, repeating it once only if the first never connected.
@@ -177,17 +196,56 @@ def _what(request: PreparedRequest) -> tuple[str, str]:
     return request.method, request.path
 
 
-def client_for(settings: Settings, session: aiohttp.ClientSession | None = None) -> SipgateClient:
-    """The client the settings describe: OAuth when a bearer token is set, else the PAT."""
-    if settings.sipgate_oauth_token:
-        auth = SipgateAuth.oauth(settings.sipgate_oauth_token.value)
-    else:
-        auth = SipgateAuth.personal_access_token(
-            settings.sipgate_token_id, settings.sipgate_token.value
-        )
+def client_for(
+    settings: Settings,
+    session: aiohttp.ClientSession | None = None,
+    *,
+    tokens: TokenStore | None = None,
+    on_dead: Callable[[], Awaitable[None]] | None = None,
+    claimant: str = "",
+    clock: Clock = utc_now,
+) -> SipgateClient:
+    """The client the settings describe: OAuth with refresh tokens from ``tokens`` (the
+    ledger), a static OAuth access token, or the personal access token."""
+    access: AuthSource | SipgateAuth = _fixed_auth(settings)
+    if settings.sipgate_oauth_login and tokens is not None and session is not None:
+        access = OAuthAccess(oauth_client(settings), tokens, session, clock=clock,
+                             claimant=claimant, on_dead=on_dead or _nobody)  # fmt: skip
     return SipgateClient(
         base_url=settings.sipgate_api_url,
-        auth=auth,
+        auth=access,
         timeout=settings.sipgate_timeout,
         session=session,
     )
+
+
+def oauth_client(settings: Settings) -> OAuthClient:
+    """The bot's OAuth client at sipgate's login server."""
+    return OAuthClient(
+        settings.sipgate_oauth_client_id,
+        settings.sipgate_oauth_client_secret.value,
+        settings.sipgate_login_url,
+        settings.sipgate_oauth_realm,
+    )
+
+
+def _fixed_auth(settings: Settings) -> AuthSource | SipgateAuth:
+    if settings.sipgate_oauth_login:
+        return NoLogin()
+    if settings.sipgate_oauth_token:
+        return SipgateAuth.oauth(settings.sipgate_oauth_token.value)
+    token_id, token = settings.sipgate_token_id, settings.sipgate_token.value
+    return SipgateAuth.personal_access_token(token_id, token)
+
+
+async def _nobody() -> None:
+    return None
+
+
+class NoLogin:
+    """OAuth without the ledger's tokens at hand: every call says to log in."""
+
+    refreshable = False
+
+    async def authorization(self, *, fresh: bool = False) -> SipgateAuth:
+        raise SipgateLoginNeeded()

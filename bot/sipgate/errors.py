@@ -19,8 +19,10 @@ the client adds the transport cases (no answer, unreachable).
     │   │                                      kind "unexpected"
     │   └── SipgateUnreadable     an answer the bot could not read
     │                                          kind "unreadable"
-    └── SipgateNoSmsExtension     discovery found no SMS extension
-                                               kind "no_extension"
+    ├── SipgateNoSmsExtension     discovery found no SMS extension
+    │                                          kind "no_extension"
+    └── SipgateLoginNeeded        no OAuth login stored, or its refresh token stopped working
+                                               kind "login"
 
 ``kind`` is stored in the database, so its values never change. ``may_have_sent`` is True
 only where sipgate may have accepted the SMS even though we saw no success; such sends
@@ -40,6 +42,7 @@ __all__ = [
     "SipgateBalanceError",
     "SipgateError",
     "SipgateForbidden",
+    "SipgateLoginNeeded",
     "SipgateMalformed",
     "SipgateNoAnswer",
     "SipgateNoSmsExtension",
@@ -116,3 +119,9 @@ class SipgateNoSmsExtension(SipgateError):
     def __init__(self, user_id: str | None = None) -> None:
         super().__init__(None)
         self.user_id = user_id
+
+
+class SipgateLoginNeeded(SipgateError):
+    """OAuth: no login is stored, or its refresh token no longer works (nothing was sent)."""
+
+    kind = "login"

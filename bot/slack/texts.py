@@ -99,6 +99,10 @@ _KIND_TEXTS = {
     ),
     "unreachable": "could not reach sipgate; nothing was sent — try again in a few minutes",
     "unreadable": "sipgate sent an answer the bot could not read — ask the admin to check the log",
+    "login": (
+        "the bot's sipgate login has expired; nothing was sent — ask the admin to run"
+        " `python -m bot sipgate-login`"
+    ),
     "no_extension": (
         "Web SMS not booked for this user: sipgate lists no SMS extension "
         "for the bot's account — ask the admin"
@@ -158,6 +162,14 @@ SOMETHING_WRONG = (
 )
 STALE_FORM = "This form is out of date. Close it and open a new one with /sms."
 NOT_ALLOWED_HERE = "You are not allowed to send SMS from here."
+
+
+def sipgate_login_expired() -> str:
+    """To every admin, once: the OAuth refresh token stopped working."""
+    return (
+        "⚠️ The bot's sipgate login has expired, so it cannot send SMS any more. Run"
+        " `python -m bot sipgate-login` where the bot runs to log in again."
+    )
 
 
 def nothing_sent(failure: SendFailure) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -127,6 +128,11 @@ class SlackWeb:
         if await self.ephemeral(origin.channel_id, origin.user_id, message):
             return
         await self.dm(origin.user_id, message)
+
+    async def dm_all(self, users: Iterable[str], text: str) -> None:
+        """The same direct message to each of ``users`` (admins)."""
+        for user in sorted(users):
+            await self.dm(user, SlackMessage(text))
 
     async def group_members(self, group: str) -> list[str]:
         """The members of a user group (the core's ``GroupMembers``); LookupError if unknown."""

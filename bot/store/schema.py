@@ -198,7 +198,8 @@ bot_state = Table(
 )
 
 #: The sipgate OAuth tokens (one row); ``generation`` grows with each rotation, so a refresh
-#: stores its new token only if nobody rotated it meanwhile.
+#: stores its new token only if nobody rotated it meanwhile. ``refreshing_by`` claims the next
+#: refresh until ``refreshing_until``: one instance refreshes at a time.
 sipgate_oauth = Table(
     "sipgate_oauth",
     metadata,
@@ -206,8 +207,11 @@ sipgate_oauth = Table(
     Column("refresh_token", Text, nullable=False),
     Column("access_token", Text),
     Column("access_expires_at", UtcDateTime),
+    Column("refresh_at", UtcDateTime),
     Column("generation", Integer, nullable=False),
     Column("dead_at", UtcDateTime),
+    Column("refreshing_by", String(64)),
+    Column("refreshing_until", UtcDateTime),
     Column("updated_at", UtcDateTime, nullable=False),
     CheckConstraint("id = 1", name="ck_sipgate_oauth_single_row"),
 )

@@ -58,6 +58,7 @@ from bot.store import queries as q
 from bot.store.database import Database, connect
 from bot.store.migrations import current_version, migrate
 from bot.store.schema import events, requests, sends
+from bot.store.tokens import SqlTokens
 from bot.store.url import database_url_for, redact_url
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,11 @@ class SqlLedger(Ledger):
     @property
     def instance_id(self) -> str:
         return self._me
+
+    @property
+    def tokens(self) -> SqlTokens:
+        """The sipgate OAuth tokens, kept in the same database."""
+        return SqlTokens(self.database, self._clock)
 
     def on_status(self, listener: StatusListener) -> None:
         self._listeners.append(listener)
