@@ -27,6 +27,8 @@ from slack_bolt.async_app import AsyncApp
 from bot.core import (
     AccessPolicy,
     Clock,
+    InboxPoller,
+    InboxRules,
     LeaseKeeper,
     Ledger,
     LedgerUnavailable,
@@ -84,6 +86,7 @@ class Bot:
     outbox: StatusOutbox
     leases: LeaseKeeper
     scheduler: SendScheduler | None
+    inbox: InboxPoller | None
     loops: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -97,8 +100,8 @@ class Bot:
     ) -> Bot:
         """Open the ledger, build the clients and the app, start the background loops.
 
-        ``run_scheduler=False`` (tests, the demo) leaves the scheduler to be run by hand;
-        ``pace`` is Slack's posting limits unless a test speeds them up.
+        ``run_scheduler=False`` (tests, the demo) leaves the scheduler's and the inbox's rounds
+        to be run by hand; ``pace`` is Slack's posting limits unless a test speeds them up.
         """
         ledger = await _open_ledger(settings, clock)
         session = aiohttp.ClientSession()
@@ -114,11 +117,12 @@ class Bot:
         )
         tracker = WorkTracker()
         service = _send_service(settings, ledger, sipgate, web_api, clock)
-        outbox = _outbox(settings, session, service, web_api, clock, pace)
-        ctx = SlackContext(settings, service, web_api, tracker)
+        outbox = _outbox(settings, session, ledger, service, web_api, clock, pace)
+        ctx = SlackContext(settings, service, web_api, tracker, ledger.inbox)
         bot = cls(settings, ledger, session, sipgate, web_api, service, tracker,
                   create_app(ctx, client), outbox, LeaseKeeper(ledger, clock),
-                  _scheduler(settings, service, tracker))  # fmt: skip
+                  _scheduler(settings, service, tracker),
+                  _inbox(settings, sipgate, ledger, clock))  # fmt: skip
         await bot._begin(run_scheduler)
         return bot
 
@@ -126,8 +130,8 @@ class Bot:
         await self.leases.round()  # the lease first: what this instance claims is its own
         await self._warm_up()
         loops = [self.leases.run(), self.outbox.run()]
-        if run_scheduler and self.scheduler is not None:
-            loops.append(self.scheduler.run())
+        if run_scheduler:
+            loops += [part.run() for part in (self.scheduler, self.inbox) if part is not None]
         self.loops = [asyncio.create_task(loop) for loop in loops]
 
     async def _warm_up(self) -> None:
@@ -171,11 +175,12 @@ def _instance_id() -> str:
 
 
 def _send_service(
-    settings: Settings, ledger: Ledger, sipgate: SipgateClient, web_api: SlackWeb, clock: Clock
+    settings: Settings, ledger: SqlLedger, sipgate: SipgateClient, web_api: SlackWeb, clock: Clock
 ) -> SendService:
     rules = SendRules(settings.guard_policy, settings.user_hourly_limit, settings.scheduler)
     return SendService(
         ledger=ledger,
+        opt_outs=ledger.opt_outs,
         gateway=sipgate,
         access=AccessPolicy(settings.access_rules, web_api.group_members),
         senders=SenderDirectory(sipgate, settings.sipgate_sms_id),
@@ -187,6 +192,7 @@ def _send_service(
 def _outbox(
     settings: Settings,
     session: aiohttp.ClientSession,
+    ledger: SqlLedger,
     service: SendService,
     web_api: SlackWeb,
     clock: Clock,
@@ -195,8 +201,21 @@ def _outbox(
     """Status posts through a client of their own (same session) that does not retry."""
     posts = SlackWeb(web_client(settings, session, retries=False))
     channels = StatusChannels(posts, web_api, Pacer(pace))
-    delivery = StatusDelivery(service.ledger, channels, service.senders.known)
-    return StatusOutbox(service.ledger, delivery, clock)
+    delivery = StatusDelivery(
+        ledger, channels, service.senders.known, ledger.inbox, settings.inbox_channel
+    )
+    return StatusOutbox(ledger, delivery, clock, ledger.inbox)
+
+
+def _inbox(
+    settings: Settings, sipgate: SipgateClient, ledger: SqlLedger, clock: Clock
+) -> InboxPoller | None:
+    """SMS coming back: only with an inbox channel."""
+    if settings.inbox_channel is None:
+        return None
+    rules = InboxRules(settings.inbox_channel, settings.conversation_days,
+                       settings.default_region, settings.poll_interval)  # fmt: skip
+    return InboxPoller(sipgate, ledger.inbox, rules, clock)
 
 
 def _scheduler(

@@ -81,6 +81,10 @@ class Settings:
     scheduler: Scheduler
     schedule_max_days: int
     schedule_grace: float
+    inbox_channel: str | None
+    poll_interval: float
+    conversation_days: int
+    thread_replies: str  # "mention" or "all"
     database_url: str | None = field(repr=False)  # may hold a password
     port: int | None
     log_level: str
@@ -106,6 +110,11 @@ class Settings:
             self.allow_everyone,
             self.admins,
         )
+
+    @property
+    def inbound(self) -> bool:
+        """Whether SMS coming back are shown in Slack (``SMS_INBOX_CHANNEL`` is set)."""
+        return self.inbox_channel is not None
 
     @property
     def sipgate_oauth_login(self) -> bool:
@@ -235,10 +244,37 @@ def _read(reader: _Reader) -> Settings:
         scheduler=reader.parsed("SMS_SCHEDULER", Scheduler.BOT, _scheduler, "bot or sipgate"),
         schedule_max_days=_max_days(reader),
         schedule_grace=reader.number("SMS_SCHEDULE_GRACE", 900.0),
+        inbox_channel=_inbox_channel(reader),
+        poll_interval=_poll_interval(reader),
+        conversation_days=reader.integer("SMS_CONVERSATION_DAYS", 7),
+        thread_replies=_thread_replies(reader),
         database_url=reader.text("DATABASE_URL") or None,
         port=reader.parsed("PORT", None, _port, "a TCP port number"),
         log_level=_log_level(reader),
     )
+
+
+def _inbox_channel(reader: _Reader) -> str | None:
+    channel = reader.text("SMS_INBOX_CHANNEL") or None
+    if channel is not None and not re.match(r"^[CG][A-Z0-9_]{2,}$", channel):
+        reader.problems.append(
+            f"SMS_INBOX_CHANNEL must be a channel ID like C0123ABC (got {channel!r})"
+        )
+    return channel
+
+
+def _poll_interval(reader: _Reader) -> float:
+    value = reader.number("SIPGATE_POLL_INTERVAL", 30.0)
+    if value < 10:
+        reader.problems.append(f"SIPGATE_POLL_INTERVAL must be at least 10 seconds (got {value})")
+    return value
+
+
+def _thread_replies(reader: _Reader) -> str:
+    value = reader.text("SMS_THREAD_REPLIES", "mention").lower()
+    if value not in ("mention", "all"):
+        reader.problems.append(f"SMS_THREAD_REPLIES must be mention or all (got {value!r})")
+    return value
 
 
 def _sms_id(reader: _Reader) -> str | None:

@@ -4,6 +4,7 @@ import phonenumbers
 import pytest
 
 from bot.core import NumberProblem, parse_number
+from bot.slack.markup import unescape_slack
 from bot.slack.parse import (
     BadNumber,
     CancelCommand,
@@ -20,7 +21,6 @@ from bot.slack.parse import (
     parse_command,
     read_recipients,
     request_id,
-    unescape_slack,
 )
 from bot.slack.texts import compose_problem
 

@@ -201,9 +201,9 @@ async def test_the_sandbox_delivers_signed_events_and_shortcuts_to_the_real_bot(
     bot = await make_bot()
     seen: list[Any] = []
 
-    @bot.bot.app.event("app_mention")
-    async def mentioned(event: dict[str, Any], request: AsyncBoltRequest) -> None:
-        seen.append((event["text"], request.headers.get("x-slack-retry-reason")))
+    @bot.bot.app.event("pin_added")  # an event the bot itself does not handle
+    async def pinned(event: dict[str, Any], request: AsyncBoltRequest) -> None:
+        seen.append((event["item"]["message"]["text"], request.headers.get("x-slack-retry-reason")))
 
     @bot.bot.app.shortcut("sandbox_test_shortcut")
     async def shortcut(ack: AsyncAck, shortcut: dict[str, Any]) -> None:
@@ -211,7 +211,10 @@ async def test_the_sandbox_delivers_signed_events_and_shortcuts_to_the_real_bot(
         seen.append(json.dumps(shortcut["message"]))
 
     said = fakes.slack.post_as("U_ALICE", "C_GENERAL", f"<@{BOT_USER_ID}> Thanks")
-    event = se.event_callback(se.app_mention_event(text=said.text, ts=said.ts))
+    message = se.message_event(text=said.text, ts=said.ts)
+    pin = {"type": "pin_added", "user": "U_ALICE", "channel_id": "C_GENERAL",
+           "item": {"type": "message", "message": message}, "event_ts": said.ts}  # fmt: skip
+    event = se.event_callback(pin)
     delivered = await bot.deliver(event, retry=2, reason="http_error")
     clicked = await bot.dispatch(bot.shortcut_body("sandbox_test_shortcut", said))
 

@@ -9,21 +9,27 @@ from bot.core.access import AccessPolicy, AccessRules, Decision
 from bot.core.errors import (
     DENIED_KIND,
     INTERRUPTED_KIND,
+    OPTED_OUT,
     LedgerUnavailable,
     NotStored,
     SendFailure,
 )
+from bot.core.inbox import InboxPoller, InboxRules
 from bot.core.leases import LeaseKeeper
 from bot.core.model import (
     UNCOUNTED_STATES,
     CancelOutcome,
     CancelResult,
     Clock,
+    Conversation,
     Duplicate,
     Event,
+    Inbound,
+    IncomingSms,
     OAuthTokens,
     Opened,
     OpenResult,
+    OptOut,
     Origin,
     OriginKind,
     OverLimit,
@@ -39,6 +45,8 @@ from bot.core.model import (
     require_aware,
     utc_now,
 )
+from bot.core.optout import Opt, opt_of
+from bot.core.optout import keyword as opt_keyword
 from bot.core.phone import (
     NUMBER_CHARS,
     NumberError,
@@ -48,7 +56,16 @@ from bot.core.phone import (
     distinct,
     parse_number,
 )
-from bot.core.ports import GroupMembers, Ledger, SmsGateway, StatusListener, TokenStore
+from bot.core.ports import (
+    GroupMembers,
+    InboundLedger,
+    Ledger,
+    OptOutList,
+    SmsGateway,
+    SmsInbox,
+    StatusListener,
+    TokenStore,
+)
 from bot.core.rules import (
     EmptyMessage,
     Field,
@@ -56,12 +73,14 @@ from bot.core.rules import (
     GuardPolicy,
     InThePast,
     NoRecipients,
+    OptedOut,
     Reason,
     Refusal,
     TooFarAhead,
     TooLong,
     TooManyRecipients,
     check_request,
+    opted_out_refusal,
     over_limit,
 )
 from bot.core.scheduler import SchedulerConfig, SendScheduler
@@ -84,6 +103,7 @@ __all__ = [
     "GSM7_EXTENSION",
     "INTERRUPTED_KIND",
     "NUMBER_CHARS",
+    "OPTED_OUT",
     "UNCOUNTED_STATES",
     "AccessPolicy",
     "AccessRules",
@@ -91,6 +111,7 @@ __all__ = [
     "CancelOutcome",
     "CancelResult",
     "Clock",
+    "Conversation",
     "Decision",
     "Denied",
     "Duplicate",
@@ -101,6 +122,11 @@ __all__ = [
     "GroupMembers",
     "GuardPolicy",
     "InThePast",
+    "Inbound",
+    "InboundLedger",
+    "InboxPoller",
+    "InboxRules",
+    "IncomingSms",
     "LeaseKeeper",
     "Ledger",
     "LedgerUnavailable",
@@ -112,6 +138,10 @@ __all__ = [
     "OAuthTokens",
     "OpenResult",
     "Opened",
+    "Opt",
+    "OptOut",
+    "OptOutList",
+    "OptedOut",
     "Origin",
     "OriginKind",
     "OverLimit",
@@ -132,6 +162,7 @@ __all__ = [
     "SenderDirectory",
     "SmsExtension",
     "SmsGateway",
+    "SmsInbox",
     "SmsRequest",
     "State",
     "StatusKind",
@@ -147,6 +178,9 @@ __all__ = [
     "count_segments",
     "display_number",
     "distinct",
+    "opt_keyword",
+    "opt_of",
+    "opted_out_refusal",
     "over_limit",
     "parse_number",
     "require_aware",

@@ -57,3 +57,4 @@ class SendFailure(Exception):
 #: Kinds the bot records without a gateway failure behind them.
 DENIED_KIND = "denied"  # the requester lost access before a scheduled send fired
 INTERRUPTED_KIND = "interrupted"  # the bot stopped while waiting for the gateway's answer
+OPTED_OUT = "opted_out"  # the recipient opted out before a scheduled send fell due

@@ -248,7 +248,7 @@ class StatusPost:
     kind: StatusKind
     request_id: int | None
     send_ids: tuple[int, ...]
-    detail: str | None  # CANCELLED: who; INBOUND: the inbound SMS id
+    detail: str | None  # CANCELLED: who; INBOUND: the inbound SMS's id
     created_at: datetime
     next_attempt_at: datetime
     attempts: int = 0
@@ -273,3 +273,49 @@ class OAuthTokens:
     def usable(self, now: datetime) -> bool:
         """Whether the access token may be used now without refreshing it first."""
         return bool(self.access_token) and self.refresh_at is not None and now < self.refresh_at
+
+
+@dataclass(frozen=True)
+class IncomingSms:
+    """An SMS someone sent to the account, as the provider's history shows it."""
+
+    entry_id: str  # the history entry's id: each is shown exactly once
+    source: str  # the sender's number as the provider gave it
+    target: str
+    text: str = field(repr=False)
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A thread where an exchange with one number is shown: an inbox thread (``thread_ts`` is
+    None until its first message is posted), or the thread of a request (``request_id``)."""
+
+    id: int
+    number: str
+    channel_id: str
+    thread_ts: str | None
+    request_id: int | None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """An incoming SMS the ledger claimed, and where it is shown."""
+
+    id: int
+    number: str
+    text: str = field(repr=False)
+    sent_at: datetime
+    contact_name: str | None
+    opt: str | None  # "out" or "in" when it was an opt-out or opt-in keyword
+    conversation: Conversation
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """A number that asked not to be texted: since when, how (the keyword, or "admin"), by whom."""
+
+    number: str
+    since: datetime
+    how: str
+    by: str | None = None

@@ -2,6 +2,9 @@
 
     Ledger        durable record of every request and send, and the
                   outbox of status posts                             (bot.store)
+    InboundLedger incoming SMS claimed, conversations                (bot.store)
+    OptOutList    numbers that asked not to be texted                (bot.store)
+    SmsInbox      incoming SMS and contact names at the provider     (bot.sipgate)
     TokenStore    the sipgate OAuth tokens                           (bot.store)
     SmsGateway    hands SMS to the provider, lists the senders       (bot.sipgate)
     GroupMembers  who is in a user group                             (bot.slack)
@@ -18,10 +21,14 @@ from typing import Protocol
 
 from bot.core.model import (
     CancelResult,
+    Conversation,
     Duplicate,
     Event,
+    Inbound,
+    IncomingSms,
     OAuthTokens,
     OpenResult,
+    OptOut,
     RequestDraft,
     SmsExtension,
     SmsRequest,
@@ -29,6 +36,7 @@ from bot.core.model import (
     StatusPost,
     Usage,
 )
+from bot.core.optout import Opt
 
 StatusListener = Callable[[Sequence[StatusPost]], None]
 
@@ -147,6 +155,87 @@ class Ledger(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+class InboundLedger(Protocol):
+    """The ledger's side of SMS coming back: claims, conversations, the inbox watermark."""
+
+    async def start_inbox(self, now: datetime) -> datetime:
+        """The first start with inbound on (stored by the first call); nothing older is shown."""
+        ...
+
+    async def inbox_watermark(self) -> datetime | None:
+        """When the newest incoming SMS seen so far was sent."""
+        ...
+
+    async def set_inbox_watermark(self, at: datetime) -> None: ...
+
+    async def claimed(self, entry_ids: Sequence[str]) -> set[str]:
+        """Those of ``entry_ids`` claimed before."""
+        ...
+
+    async def receive(
+        self,
+        sms: IncomingSms,
+        number: str,
+        contact_name: str | None,
+        opt: Opt | None,
+        *,
+        inbox_channel: str,
+        conversation_days: int,
+    ) -> Inbound | None:
+        """Claim an incoming SMS (once, across instances and restarts), route it to its
+        conversation, apply an opt-out or opt-in, and record its status post — one
+        transaction. None: it was claimed before."""
+        ...
+
+    async def inbound(self, inbound_id: int) -> Inbound | None: ...
+
+    async def conversation_at(self, channel_id: str, thread_ts: str) -> Conversation | None:
+        """The conversation shown in that thread, if it is one."""
+        ...
+
+    async def conversation(self, conversation_id: int) -> Conversation | None: ...
+
+    async def set_conversation_thread(self, conversation_id: int, thread_ts: str) -> None:
+        """An inbox conversation's first message is posted: its thread."""
+        ...
+
+    async def move_to_inbox(self, conversation_id: int, inbox_channel: str) -> Conversation:
+        """The bot cannot post in the conversation's thread: go on in a new inbox thread."""
+        ...
+
+
+class OptOutList(Protocol):
+    """Numbers that asked not to be texted (kept whether or not inbound is on)."""
+
+    async def opted_out(self, numbers: Sequence[str]) -> dict[str, OptOut]:
+        """Those of ``numbers`` (E.164) on the list."""
+        ...
+
+    async def opt_out(self, number: str, how: str, by: str | None, now: datetime) -> bool:
+        """Put a number on the list; False if it was on it already."""
+        ...
+
+    async def opt_in(self, number: str) -> bool:
+        """Take a number off the list; False if it was not on it."""
+        ...
+
+    async def opt_outs(self) -> list[OptOut]:
+        """The whole list, newest first."""
+        ...
+
+
+class SmsInbox(Protocol):
+    """The provider's side of SMS coming back (reads only)."""
+
+    async def incoming(self, since: datetime) -> list[IncomingSms]:
+        """Every incoming SMS sent since ``since``, oldest first."""
+        ...
+
+    async def contact_name(self, number: str) -> str | None:
+        """The name the account's contacts give ``number``, if any (and if allowed)."""
         ...
 
 

@@ -6,12 +6,12 @@ reasons as data; the Slack edge words them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.core.model import OverLimit, Usage, require_aware
+from bot.core.model import OptOut, OverLimit, Usage, require_aware
 from bot.core.phone import PhoneNumber
 
 __all__ = [
@@ -21,12 +21,14 @@ __all__ = [
     "GuardPolicy",
     "InThePast",
     "NoRecipients",
+    "OptedOut",
     "Reason",
     "Refusal",
     "TooFarAhead",
     "TooLong",
     "TooManyRecipients",
     "check_request",
+    "opted_out_refusal",
     "over_limit",
 ]
 
@@ -58,6 +60,14 @@ class ForeignNumbers:
 
 
 @dataclass(frozen=True)
+class OptedOut:
+    """The number asked not to be texted (an opt-out SMS, or an admin)."""
+
+    number: str  # E.164
+    since: datetime
+
+
+@dataclass(frozen=True)
 class EmptyMessage:
     pass
 
@@ -82,6 +92,7 @@ Reason = (
     NoRecipients
     | TooManyRecipients
     | ForeignNumbers
+    | OptedOut
     | EmptyMessage
     | TooLong
     | InThePast
@@ -122,6 +133,18 @@ def check_request(
         Field.WHEN: _time_problems(send_at, now, policy),
     }
     return [Refusal(field, tuple(reasons)) for field, reasons in found.items() if reasons]
+
+
+def opted_out_refusal(
+    recipients: Sequence[PhoneNumber], opt_outs: Mapping[str, OptOut]
+) -> Refusal | None:
+    """The recipients that opted out, as one refusal on the To field (None: none did)."""
+    reasons = tuple(
+        OptedOut(number.e164, opt_outs[number.e164].since)
+        for number in recipients
+        if number.e164 in opt_outs
+    )
+    return Refusal(Field.TO, reasons) if reasons else None
 
 
 def over_limit(usage: Usage, requested: int, limit: int) -> OverLimit | None:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.access import AccessPolicy, Decision
-from bot.core.errors import DENIED_KIND, INTERRUPTED_KIND, LedgerUnavailable, NotStored, SendFailure
+from bot.core.errors import (
+    DENIED_KIND,
+    INTERRUPTED_KIND,
+    OPTED_OUT,
+    LedgerUnavailable,
+    NotStored,
+    SendFailure,
+)
 from bot.core.model import (
     CancelResult,
     Clock,
@@ -33,8 +40,8 @@ from bot.core.model import (
     State,
 )
 from bot.core.phone import PhoneNumber
-from bot.core.ports import Ledger, SmsGateway
-from bot.core.rules import GuardPolicy, Refusal, check_request
+from bot.core.ports import Ledger, OptOutList, SmsGateway
+from bot.core.rules import Field, GuardPolicy, Refusal, check_request, opted_out_refusal
 from bot.core.segments import count_segments
 from bot.core.senders import SenderDirectory
 from bot.logs import about_request, mask_number
@@ -98,8 +105,10 @@ class SendService:
         senders: SenderDirectory,
         rules: SendRules,
         clock: Clock,
+        opt_outs: OptOutList,
     ) -> None:
         self.ledger = ledger
+        self.opt_outs = opt_outs
         self.access = access
         self.senders = senders
         self.rules = rules
@@ -116,9 +125,7 @@ class SendService:
         if not decision.allowed:
             await self.deny(self.draft(ask, ""), decision)
             return Denied(decision)
-        refusals = check_request(
-            ask.recipients, ask.message, ask.send_at, self.clock(), self.rules.policy
-        )
+        refusals = await self.refusals(ask)
         if refusals:
             return Refused(refusals)
         try:
@@ -126,6 +133,20 @@ class SendService:
         except SendFailure as failure:
             return NoSender(failure)
         return await self.submit(self.draft(ask, sender.id))
+
+    async def refusals(self, ask: Ask) -> list[Refusal]:
+        """What the guards and the opt-out list refuse about ``ask`` (one refusal a field)."""
+        found = check_request(
+            ask.recipients, ask.message, ask.send_at, self.clock(), self.rules.policy
+        )
+        if any(refusal.field is Field.TO for refusal in found):
+            return found
+        numbers = [number.e164 for number in ask.recipients]
+        try:
+            opted_out = opted_out_refusal(ask.recipients, await self.opt_outs.opted_out(numbers))
+        except LedgerUnavailable as error:  # nothing can be sent without the list either
+            raise NotStored from error
+        return found if opted_out is None else [opted_out, *found]
 
     def draft(self, ask: Ask, sms_id: str) -> RequestDraft:
         """The ledger's draft of a request (``sms_id`` empty for a denied one)."""
@@ -215,13 +236,18 @@ class SendService:
         with about_request(request.id):
             decision = await self.access.check(request.user_id, request.channel_id)
             if not decision.allowed:
-                await self._cancel_claimed(request)
+                await self._cancel(request.sends, DENIED_KIND)
                 return
-            await self._send_all(request)
+            opted_out = await self.opt_outs.opted_out(list(request.recipients))
+            await self._cancel([s for s in request.sends if s.recipient in opted_out], OPTED_OUT)
+            sends = tuple(s for s in request.sends if s.recipient not in opted_out)
+            if sends:
+                await self._send_all(dataclasses.replace(request, sends=sends))
 
-    async def _cancel_claimed(self, request: SmsRequest) -> None:
-        for send in request.sends:
-            await self.ledger.finish(send.id, State.CANCELLED, error_kind=DENIED_KIND)
+    async def _cancel(self, sends: Sequence[SendRecord], kind: str) -> None:
+        """Claimed sends that must not go out after all (the requester or recipient refused)."""
+        for send in sends:
+            await self.ledger.finish(send.id, State.CANCELLED, error_kind=kind)
 
     async def cancel(self, request_id: int, user_id: str) -> CancelResult:
         """Cancel a scheduled request if ``user_id`` may (its requester or an admin)."""

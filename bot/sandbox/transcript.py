@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.slack.parse import unescape_slack
+from bot.slack.markup import unescape_slack
 
 JsonMap = Mapping[str, Any]
 Names = Mapping[str, str]

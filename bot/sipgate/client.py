@@ -8,6 +8,7 @@ reached sipgate is never sent a second time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -16,14 +17,16 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
-from bot.core import Clock, SmsExtension, TokenStore, utc_now
+from bot.core import Clock, IncomingSms, SmsExtension, TokenStore, utc_now
 from bot.logs import mask_number
 from bot.settings import Settings
 from bot.sipgate.errors import (
     SipgateAuthError,
+    SipgateForbidden,
     SipgateLoginNeeded,
     SipgateNoAnswer,
     SipgateNoSmsExtension,
+    SipgateServerError,
     SipgateUnreachable,
 )
 from bot.sipgate.oauth import AuthSource, FixedAuth, OAuthAccess, OAuthClient
@@ -37,6 +40,15 @@ from bot.sipgate.protocol import (
     decipher,
     parse_sms_extensions,
     parse_userinfo,
+)
+from bot.sipgate.reads import (
+    HISTORY_PAGE,
+    build_account,
+    build_contacts,
+    build_history,
+    parse_contact_name,
+    parse_history,
+    parse_history_lifetime,
 )
 
 __all__ = ["SipgateClient", "client_for", "oauth_client"]
@@ -100,6 +112,30 @@ class SipgateClient:
             raise SipgateNoSmsExtension(user.sub)
         return extensions
 
+    async def incoming(self, since: datetime) -> list[IncomingSms]:
+        """Every incoming SMS sent at or after ``since``, oldest first (all pages)."""
+        found: dict[str, IncomingSms] = {}
+        offset, total = 0, 1
+        while offset < total:
+            page = parse_history(
+                await self._read(functools.partial(build_history, since=since, offset=offset))
+            )
+            found.update((sms.entry_id, sms) for sms in page.entries)
+            offset, total = offset + HISTORY_PAGE, page.total
+        return sorted(found.values(), key=lambda sms: (sms.sent_at, sms.entry_id))
+
+    async def contact_name(self, number: str) -> str | None:
+        """The contact name of ``number``; None without a match or without contacts:read."""
+        try:
+            body = await self._read(lambda auth: build_contacts(auth, number))
+        except SipgateForbidden:
+            return None
+        return parse_contact_name(body)
+
+    async def history_lifetime(self) -> str:
+        """How long the account keeps its history (``NONE``: nothing can be received)."""
+        return parse_history_lifetime(await self._read(build_account))
+
     async def close(self) -> None:
         """Close the session if this client created it; a passed-in one stays open."""
         self._closed = True
@@ -116,6 +152,14 @@ class SipgateClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+    async def _read(self, build: Callable[[SipgateAuth], PreparedRequest]) -> bytes:
+        """A read: tried once more after a dropped connection or a 5xx (it changes nothing)."""
+        try:
+            return await self._authorized(build)
+        except (SipgateNoAnswer, SipgateServerError) as error:
+            logger.warning("sipgate read failed (%s); trying once more", error.kind)
+        return await self._authorized(build)
 
     async def _authorized(
         self, build: Callable[[SipgateAuth], PreparedRequest], *, sms_id: str | None = None

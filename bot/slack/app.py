@@ -7,12 +7,14 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.conversations import register_conversations
 from bot.slack.handlers import SlackContext, register
 from bot.slack.payload import CheckedApp
 
 
 def create_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
-    """An AsyncApp with the ``/sms`` command, the compose modal and the Cancel button."""
+    """An AsyncApp with ``/sms``, the compose modal, the Cancel and Reply buttons, and the
+    events of conversation threads."""
     app = CheckedApp(
         client=client,
         signing_secret=ctx.settings.slack_signing_secret.value,
@@ -23,4 +25,5 @@ def create_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
         process_before_response=True,
     )
     register(app, ctx)
+    register_conversations(app, ctx)
     return app

@@ -19,11 +19,14 @@ from bot.core import (
     Denied,
     Duplicate,
     Field,
+    InboundLedger,
     LedgerUnavailable,
     NoSender,
     NotStored,
+    NumberError,
     Opened,
     Origin,
+    OriginKind,
     OverLimit,
     Refused,
     RequestOutcome,
@@ -31,7 +34,9 @@ from bot.core import (
     SendService,
     Usage,
     WorkTracker,
+    opted_out_refusal,
     over_limit,
+    parse_number,
 )
 from bot.logs import about_interaction
 from bot.settings import Settings
@@ -43,6 +48,7 @@ from bot.slack.parse import (
     HelpCommand,
     ListCommand,
     NotAnId,
+    OptOutCommand,
     SendCommand,
     parse_command,
     request_id,
@@ -79,6 +85,7 @@ class SlackContext:
     service: SendService
     web: SlackWeb
     tracker: WorkTracker
+    inbox: InboundLedger
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -143,6 +150,8 @@ async def _dispatch(ctx: SlackContext, origin: Origin, command: Command, trigger
             await show_list(ctx, origin)
         case CancelCommand(found):
             await cancel(ctx, origin, str(found))
+        case OptOutCommand():
+            await opt_out(ctx, origin, command)
         case HelpCommand():  # answered in the ack
             pass
         case _:
@@ -180,6 +189,32 @@ async def show_list(ctx: SlackContext, origin: Origin) -> None:
     await ctx.web.tell(origin, texts.list_text(requests, tz))
 
 
+async def opt_out(ctx: SlackContext, origin: Origin, command: OptOutCommand) -> None:
+    """``/sms optout [add|remove <number>]``: the opt-out list, for admins only."""
+    if not ctx.service.access.is_admin(origin.user_id):
+        await ctx.web.tell(origin, texts.ADMINS_ONLY)
+        return
+    opt_outs = ctx.service.opt_outs
+    if command.action == "list":
+        tz = await ctx.web.timezone(origin.user_id)
+        await ctx.web.tell(origin, texts.opt_out_list(await opt_outs.opt_outs(), tz))
+        return
+    try:
+        number = parse_number(command.typed, ctx.settings.default_region).e164
+    except NumberError as error:
+        await ctx.web.tell(origin, texts.number_problem(error))
+        return
+    changed = await _change_opt_out(ctx, origin, command.action, number)
+    await ctx.web.tell(origin, texts.opt_out_changed(number, command.action, changed))
+
+
+async def _change_opt_out(ctx: SlackContext, origin: Origin, action: str, number: str) -> bool:
+    opt_outs = ctx.service.opt_outs
+    if action == "add":
+        return await opt_outs.opt_out(number, "admin", origin.user_id, ctx.service.clock())
+    return await opt_outs.opt_in(number)
+
+
 async def cancel(ctx: SlackContext, origin: Origin, typed_id: str) -> None:
     """``/sms cancel <id>`` or the Cancel button: cancel if the caller may."""
     found = request_id(typed_id)
@@ -194,9 +229,16 @@ async def cancel(ctx: SlackContext, origin: Origin, typed_id: str) -> None:
 
 
 async def open_compose(
-    ctx: SlackContext, origin: Origin, command: ComposeCommand, trigger_id: str
+    ctx: SlackContext,
+    origin: Origin,
+    command: ComposeCommand,
+    trigger_id: str,
+    kind: OriginKind = OriginKind.MODAL,
 ) -> None:
-    """Open the modal (prefilled with what was understood), if the caller may send."""
+    """Open the modal (prefilled with what was understood), if the caller may send.
+
+    Its sends are of ``kind``; their status goes where ``origin`` says (its thread, if any).
+    """
     service = ctx.service
     decision = await service.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
@@ -209,7 +251,7 @@ async def open_compose(
         await ctx.web.tell(origin, texts.form_cannot_open(failure))
         return
     form = ComposeForm(
-        ModalMetadata(origin.channel_id, origin.response_url),
+        ModalMetadata(origin.channel_id, origin.response_url, origin.thread_ts, kind),
         extensions,
         ctx.settings.max_length,
         ctx.settings.schedule_max_days,
@@ -258,7 +300,9 @@ async def _check(ctx: SlackContext, body: dict[str, Any]) -> Checked:
     metadata = decode_metadata(view.get("private_metadata"))
     if metadata is None or not view.get("id"):
         return None, {Field.TO.value: texts.STALE_FORM}, None
-    origin = view_origin(body, metadata.channel_id, metadata.response_url)
+    origin = view_origin(
+        body, metadata.channel_id, metadata.response_url, metadata.kind, metadata.thread_ts
+    )
     service = ctx.service
     # One read answers both: seen before (checked before the hourly limit, which that very
     # request may have used up), and how much of the limit is left.
@@ -288,6 +332,11 @@ async def _read(ctx: SlackContext, origin: Origin, body: dict[str, Any], usage: 
     result = read_submission(view_values(body), rules)
     if not isinstance(result, Submission):
         return origin, result, None
+    opted_out = opted_out_refusal(
+        result.recipients, await service.opt_outs.opted_out([n.e164 for n in result.recipients])
+    )
+    if opted_out is not None:
+        return origin, {Field.TO.value: texts.refusal_text(opted_out)}, None
     refused = over_limit(usage, len(result.recipients), service.rules.hourly_limit)
     if refused is None:
         return origin, {}, result

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.core import Clock, Ledger, SmsRequest, State, StatusKind, StatusPost
+from bot.core import Clock, InboundLedger, Ledger, SmsRequest, State, StatusKind, StatusPost
 from bot.slack.status import StatusDelivery
 from bot.slack.web import SlackCallFailed
 
@@ -88,8 +88,15 @@ class Marks:
 class StatusOutbox:
     """Drains status queues into Slack."""
 
-    def __init__(self, ledger: Ledger, delivery: StatusDelivery, clock: Clock) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        delivery: StatusDelivery,
+        clock: Clock,
+        inbox: InboundLedger | None = None,
+    ) -> None:
         self._ledger = ledger
+        self._inbox = inbox
         self._delivery = delivery
         self._clock = clock
         self._marks = Marks(ledger)
@@ -198,6 +205,8 @@ class StatusOutbox:
     async def _step(self, queue: str) -> bool:
         """Deliver the next batch; False when the queue has to wait."""
         head = self._queued[queue][0]
+        if head.kind is StatusKind.INBOUND:
+            return await self._inbound(queue, head)
         request = await self._request(head)
         if request is None:
             await self._done(queue, [head], error="request_gone")
@@ -207,6 +216,21 @@ class StatusOutbox:
             asyncio.get_running_loop().call_later(WAIT_FOR_SENDS, self._start, queue)
             return False
         return await self._attempt(queue, batch, request)
+
+    async def _inbound(self, queue: str, post: StatusPost) -> bool:
+        found = None
+        if self._inbox is not None and post.detail and post.detail.isdigit():
+            found = await self._inbox.inbound(int(post.detail))
+        if found is None:
+            await self._done(queue, [post], error="inbound_gone")
+            return True
+        try:
+            await self._delivery.deliver_inbound(found)
+        except SlackCallFailed as failed:
+            return await self._failed(queue, [post], failed)
+        self._marks.delivered([post.id])
+        self._drop(queue, [post])
+        return True
 
     async def _request(self, post: StatusPost) -> SmsRequest | None:
         if post.request_id is None:
@@ -242,7 +266,7 @@ class StatusOutbox:
 
     async def _failed(self, queue: str, batch: list[StatusPost], failed: SlackCallFailed) -> bool:
         now = self._clock()
-        if now - batch[0].created_at > GIVE_UP:
+        if not failed.transient or now - batch[0].created_at > GIVE_UP:
             log.error("status undelivered", extra={"queue": queue, "error": failed.code})
             await self._done(queue, batch, error=failed.code)
             return True

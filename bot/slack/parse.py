@@ -20,6 +20,7 @@ from bot.core import (
     distinct,
     parse_number,
 )
+from bot.slack.markup import unescape_slack
 
 __all__ = [
     "BadNumber",
@@ -37,11 +38,12 @@ __all__ = [
     "NoNumberFirst",
     "NotAnId",
     "NumberEndUnclear",
+    "OptOutCommand",
+    "OptOutUsageProblem",
     "SendCommand",
     "parse_command",
     "read_recipients",
     "request_id",
-    "unescape_slack",
 ]
 
 
@@ -56,13 +58,18 @@ class CancelNeedsId:
 
 
 @dataclass(frozen=True)
+class OptOutUsageProblem:
+    """``optout`` followed by something other than add/remove and a number."""
+
+
+@dataclass(frozen=True)
 class NotAnId:
     """What should have been a request id (``#12``) is not one."""
 
     typed: str
 
 
-HelpProblem = ListTakesNothing | CancelNeedsId | NotAnId
+HelpProblem = ListTakesNothing | CancelNeedsId | NotAnId | OptOutUsageProblem
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,15 @@ class SendCommand:
     message: str
 
 
-Command = HelpCommand | ListCommand | CancelCommand | ComposeCommand | SendCommand
+@dataclass(frozen=True)
+class OptOutCommand:
+    """``optout`` (list), ``optout add <number>``, ``optout remove <number>`` (admins)."""
+
+    action: str  # "list", "add", "remove"
+    typed: str = ""
+
+
+Command = HelpCommand | ListCommand | CancelCommand | ComposeCommand | SendCommand | OptOutCommand
 
 _TEL_LINK = re.compile(r"<tel:([^<>|]*)(?:\|([^<>]*))?>")
 _TOKEN = re.compile(r"<tel:[^<>]*>|\S+")
@@ -180,7 +195,7 @@ def parse_command(text: str, default_region: str) -> Command:
 
 
 def _keyword_command(words: Sequence[str]) -> Command | None:
-    """``help``, ``list`` and ``cancel <id>`` in any case; anything else is a send."""
+    """``help``, ``list``, ``cancel <id>`` and ``optout …`` in any case; else a send."""
     first = words[0].lower()
     if first == "help":
         return HelpCommand()
@@ -190,7 +205,18 @@ def _keyword_command(words: Sequence[str]) -> Command | None:
         return ListCommand()
     if first == "cancel":
         return _cancel_command(words[1:])
+    if first == "optout":
+        return _opt_out_command(words[1:])
     return None
+
+
+def _opt_out_command(arguments: Sequence[str]) -> Command:
+    if not arguments:
+        return OptOutCommand("list")
+    action = arguments[0].lower()
+    if action in ("add", "remove") and len(arguments) > 1:
+        return OptOutCommand(action, " ".join(arguments[1:]))
+    return HelpCommand(problem=OptOutUsageProblem())
 
 
 def _cancel_command(arguments: Sequence[str]) -> Command:
@@ -382,12 +408,3 @@ def read_recipients(text: str, region: str) -> tuple[tuple[PhoneNumber, ...], li
             except NumberError as error:
                 errors.append(error)
     return distinct(numbers), errors
-
-
-def unescape_slack(text: str) -> str:
-    """Undo the entity escaping Slack applies to typed text (``&lt;`` → ``<``).
-
-    Slack always sends ``&``, ``<`` and ``>`` as entities; the SMS must carry what was typed.
-    ``&amp;`` goes last so ``&amp;lt;`` (a typed ``&lt;``) comes back as ``&lt;``.
-    """
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.core import Origin
+from bot.core import Origin, OriginKind
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,13 @@ def action_origin(body: dict[str, Any]) -> Origin:
     )
 
 
-def view_origin(body: dict[str, Any], channel_id: str, response_url: str | None) -> Origin:
+def view_origin(
+    body: dict[str, Any],
+    channel_id: str,
+    response_url: str | None,
+    kind: OriginKind = OriginKind.MODAL,
+    thread_ts: str | None = None,
+) -> Origin:
     """The origin of a modal submission; the view id is the interaction's identity."""
     view = body.get("view") or {}
     return Origin(
@@ -135,6 +141,27 @@ def view_origin(body: dict[str, Any], channel_id: str, response_url: str | None)
         user_id=_id_of(body.get("user")),
         channel_id=channel_id,
         response_url=response_url,
+        kind=kind,
+        thread_ts=thread_ts,
+    )
+
+
+def event_origin(body: dict[str, Any], thread_ts: str) -> Origin:
+    """The origin of a reply written in a conversation thread (an Events API delivery).
+
+    The message's ``client_msg_id`` is the interaction's identity (else the event id), so
+    however often Slack delivers the event, the reply is sent at most once.
+    """
+    event = body.get("event") or {}
+    key = event.get("client_msg_id") or body.get("event_id") or event.get("ts")
+    return Origin(
+        interaction_key=f"event:{key}",
+        team_id=str(body.get("team_id") or event.get("team") or ""),
+        user_id=str(event.get("user") or ""),
+        channel_id=str(event.get("channel") or ""),
+        response_url=None,
+        kind=OriginKind.REPLY,
+        thread_ts=thread_ts,
     )
 
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 
 from bot.core import (
     DENIED_KIND,
+    Inbound,
+    InboundLedger,
     Ledger,
     Scheduler,
     SmsExtension,
@@ -46,10 +48,19 @@ class StatusChannels:
 class StatusDelivery:
     """Delivers one batch of a request's status posts (one post, or several to coalesce)."""
 
-    def __init__(self, ledger: Ledger, channels: StatusChannels, sender_of: SenderOf) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        channels: StatusChannels,
+        sender_of: SenderOf,
+        inbox: InboundLedger | None = None,
+        inbox_channel: str | None = None,
+    ) -> None:
         self._ledger = ledger
         self._slack = channels
         self._sender_of = sender_of
+        self._inbox = inbox
+        self._inbox_channel = inbox_channel
         self._replied: set[int] = set()  # posts whose reply is in Slack; only the update failed
 
     @property
@@ -63,6 +74,29 @@ class StatusDelivery:
         view = await self._view(request, cancellable=posts[0].kind is StatusKind.SCHEDULED)
         await self._reply(posts, request, self._message(posts, request, view), view)
         return request
+
+    async def deliver_inbound(self, inbound: Inbound) -> None:
+        """An incoming SMS into its conversation's thread (a new inbox thread if it has none,
+        or if the bot cannot post in the request thread it was meant for)."""
+        conversation = inbound.conversation
+        if conversation.thread_ts is None:
+            await self._start_conversation(inbound)
+            return
+        message = texts.inbound_message(inbound, first=False)
+        try:
+            await self._post(conversation.channel_id, message, conversation.thread_ts)
+        except SlackCallFailed as failed:
+            if failed.transient or self._inbox is None or self._inbox_channel is None:
+                raise
+            moved = await self._inbox.move_to_inbox(conversation.id, self._inbox_channel)
+            await self._start_conversation(dataclasses.replace(inbound, conversation=moved))
+
+    async def _start_conversation(self, inbound: Inbound) -> None:
+        conversation = inbound.conversation
+        message = texts.inbound_message(inbound, first=True)
+        ts = await self._post(conversation.channel_id, message)
+        if self._inbox is not None:
+            await self._inbox.set_conversation_thread(conversation.id, ts)
 
     async def _open(self, request: SmsRequest) -> SmsRequest:
         message = texts.status_message(request, await self._view(request))

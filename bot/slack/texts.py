@@ -19,15 +19,19 @@ from zoneinfo import ZoneInfo
 from bot.core import (
     DENIED_KIND,
     INTERRUPTED_KIND,
+    OPTED_OUT,
     CancelOutcome,
     CancelResult,
     Decision,
     EmptyMessage,
     ForeignNumbers,
+    Inbound,
     InThePast,
     NoRecipients,
     NumberError,
     NumberProblem,
+    OptedOut,
+    OptOut,
     OverLimit,
     Reason,
     Refusal,
@@ -52,9 +56,11 @@ from bot.slack.parse import (
     NoNumberFirst,
     NotAnId,
     NumberEndUnclear,
+    OptOutUsageProblem,
 )
 
 CANCEL_ACTION = "cancel_request"
+REPLY_ACTION = "reply_sms"
 _SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section
 
 
@@ -108,6 +114,7 @@ _KIND_TEXTS = {
         "for the bot's account — ask the admin"
     ),
     DENIED_KIND: "the requester is no longer allowed to send SMS from Slack; nothing was sent",
+    OPTED_OUT: "the recipient opted out of SMS before it fell due; nothing was sent",
     INTERRUPTED_KIND: (
         "the bot stopped while waiting for sipgate's answer; the SMS may or may not have gone"
         " out — check before sending it again"
@@ -227,6 +234,8 @@ def help_problem(problem: HelpProblem) -> str:
             return f"“cancel” needs one request id: {_USAGE_CANCEL}"
         case NotAnId(typed):
             return f"“{typed}” is not an SMS number like #12."
+        case OptOutUsageProblem():
+            return "use “/sms optout”, “/sms optout add <number>” or “/sms optout remove <number>”"
         case _:
             assert_never(problem)
 
@@ -268,8 +277,15 @@ def reason_text(reason: Reason) -> str:
             return "That time is in the past; pick a time in the future."
         case TooFarAhead(days):
             return f"You can schedule at most {days} days ahead."
+        case OptedOut(number, since):
+            return opted_out_text(number, since)
         case _:
             assert_never(reason)
+
+
+def opted_out_text(number: str, since: datetime) -> str:
+    """Why a number is not texted: it asked not to be."""
+    return f"{display_number(number)} opted out of SMS on {since:%d %b %Y}."
 
 
 def _country_text(foreign: Iterable[Any], allowed: frozenset[str]) -> str:
@@ -460,7 +476,7 @@ def state_line(send: SendRecord, sms_id: str, when: str | None = None) -> str:
     if send.state is State.SCHEDULED and when:
         label = f"scheduled for {when}"
     line = f"{_ICONS[send.state]} {display_number(send.recipient)}: {label}"
-    if send.state in (State.FAILED, State.UNKNOWN) and send.error_kind:
+    if send.state in (State.FAILED, State.UNKNOWN, State.CANCELLED) and send.error_kind:
         line += f" — {explain(send.error_kind, sms_id=sms_id)}"
     return line
 
@@ -580,3 +596,77 @@ def dm_update(request: SmsRequest, reply: SlackMessage) -> SlackMessage:
     """A later update sent by direct message, naming the request it belongs to."""
     intro = f"Update on SMS #{request.id} (I can't post in <#{request.channel_id}>):"
     return SlackMessage(f"{intro}\n{reply.text}", [_section(intro), *reply.blocks])
+
+
+# --- incoming SMS ------------------------------------------------------------------------------
+
+
+def sender(number: str, contact_name: str | None) -> str:
+    """Who sent an SMS: the number, with the contact's name when there is one."""
+    shown = display_number(number)
+    return f"{shown} ({contact_name})" if contact_name else shown
+
+
+def inbound_message(inbound: Inbound, *, first: bool) -> SlackMessage:
+    """An incoming SMS: the parent of a new inbox conversation (``first``), else a reply."""
+    who = escape_mrkdwn(sender(inbound.number, inbound.contact_name))
+    head = f"📥 SMS from {who}" if first else f"📥 {who}:"
+    lines = [f"{head}\n{quote(inbound.text)}"]
+    if inbound.opt is not None:
+        lines.append(_opt_note(inbound))
+    text = "\n".join(lines)
+    blocks = [_section(text), _reply_button(inbound.conversation.id)]
+    return SlackMessage(f"SMS from {sender(inbound.number, inbound.contact_name)}", blocks)
+
+
+def _opt_note(inbound: Inbound) -> str:
+    shown = display_number(inbound.number)
+    if inbound.opt == "out":
+        return f"⛔ {shown} opted out of SMS: the bot sends this number nothing any more."
+    return f"✅ {shown} opted in to SMS again."
+
+
+def _reply_button(conversation_id: int) -> dict[str, Any]:
+    button = {
+        "type": "button",
+        "action_id": REPLY_ACTION,
+        "value": str(conversation_id),
+        "text": {"type": "plain_text", "text": "Reply"},
+    }
+    return {"type": "actions", "block_id": f"reply-{conversation_id}", "elements": [button]}
+
+
+def cannot_answer(sender_name: str) -> str:
+    return f"“{sender_name}” is a name, not a number: an SMS cannot be sent to it."
+
+
+HOW_TO_REPLY = (
+    "To answer an SMS, mention me in the thread where it was posted (or use its Reply"
+    " button); here I do not know whom to text."
+)
+
+
+# --- the opt-out list ----------------------------------------------------------------------------
+
+ADMINS_ONLY = "Only SMS admins may see or change the opt-out list."
+
+
+def opt_out_list(opt_outs: Sequence[OptOut], tz: ZoneInfo) -> str:
+    """``/sms optout``: every number that asked not to be texted."""
+    if not opt_outs:
+        return "Nobody has opted out of SMS."
+    lines = [f"*{len(opt_outs)} numbers opted out of SMS*"]
+    for entry in opt_outs:
+        how = "by an admin" if entry.how == "admin" else f"“{entry.how}”"
+        lines.append(
+            f"• {display_number(entry.number)} since {format_time(entry.since, tz)} ({how})"
+        )
+    return "\n".join(lines)
+
+
+def opt_out_changed(number: str, action: str, changed: bool) -> str:
+    """What ``/sms optout add|remove`` did."""
+    shown = display_number(number)
+    if action == "add":
+        return f"{shown} is on the opt-out list now." if changed else f"{shown} was on it already."
+    return f"{shown} may be texted again." if changed else f"{shown} was not on the opt-out list."

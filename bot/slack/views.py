@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.core import Field, GuardPolicy, PhoneNumber, SmsExtension, check_request
+from bot.core import Field, GuardPolicy, OriginKind, PhoneNumber, SmsExtension, check_request
 from bot.slack import texts
 from bot.slack.parse import ComposeProblem, MessageMissing, read_recipients
 
@@ -22,15 +22,20 @@ _METADATA_LIMIT = 3000
 
 @dataclass(frozen=True)
 class ModalMetadata:
-    """What travels in ``private_metadata``: where the modal was opened from."""
+    """What travels in ``private_metadata``: where the modal was opened from, and where its
+    status goes (``thread_ts``: into that thread; ``kind``: how the request was started)."""
 
     channel_id: str
     response_url: str | None = None
+    thread_ts: str | None = None
+    kind: OriginKind = OriginKind.MODAL
 
     def encode(self) -> str:
-        raw = json.dumps({"channel": self.channel_id, "response_url": self.response_url})
+        data = {"channel": self.channel_id, "response_url": self.response_url,
+                "thread_ts": self.thread_ts, "kind": self.kind.value}  # fmt: skip
+        raw = json.dumps(data)
         if len(raw) > _METADATA_LIMIT:  # a response_url is short; drop it rather than fail
-            raw = json.dumps({"channel": self.channel_id, "response_url": None})
+            raw = json.dumps({**data, "response_url": None})
         return raw
 
 
@@ -42,8 +47,21 @@ def decode_metadata(raw: object) -> ModalMetadata | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("channel"), str):
         return None
-    url = data.get("response_url")
-    return ModalMetadata(data["channel"], url if isinstance(url, str) else None)
+    return ModalMetadata(
+        data["channel"], _text_or_none(data.get("response_url")),
+        _text_or_none(data.get("thread_ts")), _kind(data.get("kind")),
+    )  # fmt: skip
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _kind(value: object) -> OriginKind:
+    try:
+        return OriginKind(value) if isinstance(value, str) else OriginKind.MODAL
+    except ValueError:
+        return OriginKind.MODAL
 
 
 @dataclass(frozen=True)

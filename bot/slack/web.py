@@ -118,14 +118,14 @@ class SlackWeb:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
-        self._zones: dict[str, tuple[float, ZoneInfo]] = {}
+        self._people: dict[str, tuple[float, dict[str, Any]]] = {}
 
     async def tell(self, origin: Origin, text: str) -> None:
         """An ephemeral answer to the requester: response_url, else ephemeral, else DM."""
         message = SlackMessage(text)
         if origin.response_url and await self.respond(origin.response_url, message):
             return
-        if await self.ephemeral(origin.channel_id, origin.user_id, message):
+        if await self.ephemeral(origin.channel_id, origin.user_id, message, origin.thread_ts):
             return
         await self.dm(origin.user_id, message)
 
@@ -192,11 +192,13 @@ class SlackWeb:
             log.warning("response_url refused", extra={"status": response.status_code})
         return response.status_code == 200
 
-    async def ephemeral(self, channel: str, user_id: str, message: SlackMessage) -> bool:
-        """An ephemeral message in a conversation, visible to one person."""
+    async def ephemeral(
+        self, channel: str, user_id: str, message: SlackMessage, thread_ts: str | None = None
+    ) -> bool:
+        """An ephemeral message in a conversation (or one of its threads), for one person."""
         try:
             await self.client.chat_postEphemeral(
-                channel=channel, user=user_id, **message.as_kwargs()
+                channel=channel, user=user_id, thread_ts=thread_ts, **message.as_kwargs()
             )
         except SLACK_FAILURES as error:
             self._failed("chat.postEphemeral", channel, error)
@@ -212,21 +214,36 @@ class SlackWeb:
         return None
 
     async def timezone(self, user_id: str) -> ZoneInfo:
-        """The person's Slack time zone (users.info ``tz``), cached for minutes."""
-        cached = self._zones.get(user_id)
-        if cached and time.monotonic() - cached[0] < TZ_CACHE_SECONDS:
-            return cached[1]
-        zone = await self._fetch_zone(user_id)
-        self._zones[user_id] = (time.monotonic(), zone)
-        return zone
-
-    async def _fetch_zone(self, user_id: str) -> ZoneInfo:
+        """The person's Slack time zone (users.info ``tz``), UTC if it cannot be read."""
         try:
-            response = await self.client.users_info(user=user_id)
-            return ZoneInfo(str(response["user"]["tz"]))
-        except (*SLACK_FAILURES, KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
+            return ZoneInfo(str((await self._person(user_id))["tz"]))
+        except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
             log.warning("no time zone for user; using UTC", extra={"user": user_id})
             return DEFAULT_TZ
+
+    async def name_of(self, user_id: str) -> str:
+        """The person's display name, else their real name, else their user id."""
+        person = await self._person(user_id)
+        found = person.get("profile")
+        profile: dict[str, Any] = found if isinstance(found, dict) else {}
+        for name in (profile.get("display_name"), person.get("real_name"), person.get("name")):
+            if isinstance(name, str) and name.strip():
+                return name
+        return user_id
+
+    async def _person(self, user_id: str) -> dict[str, Any]:
+        """users.info's ``user``, cached for minutes (empty when it cannot be read)."""
+        cached = self._people.get(user_id)
+        if cached and time.monotonic() - cached[0] < TZ_CACHE_SECONDS:
+            return cached[1]
+        try:
+            found = (await self.client.users_info(user=user_id)).get("user")
+        except SLACK_FAILURES as error:
+            self._failed("users.info", None, error)
+            found = None
+        person = found if isinstance(found, dict) else {}
+        self._people[user_id] = (time.monotonic(), person)
+        return person
 
     def _failed(self, method: str, channel: str | None, error: Exception) -> str:
         return self._classified(method, channel, error).code

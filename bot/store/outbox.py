@@ -53,6 +53,10 @@ def request_queue(request_id: int) -> str:
     return f"request:{request_id}"
 
 
+def conversation_queue(conversation_id: int) -> str:
+    return f"conversation:{conversation_id}"
+
+
 def live_instances(now: datetime) -> Select[Any]:
     return select(instances.c.id).where(instances.c.expires_at > now)
 
@@ -83,14 +87,24 @@ _DELIVERED = (
 
 @dataclass(frozen=True)
 class Recorded:
-    """A status post to write: what it tells, about which sends, and the ledger's snapshot."""
+    """A status post to write: what it tells, about which sends, and the ledger's snapshot.
+
+    A post about an incoming SMS has no request: it goes in its conversation's queue.
+    """
 
     kind: StatusKind
-    request_id: int
+    request_id: int | None
     send_ids: tuple[int, ...] = ()
     detail: str | None = None
     request: SmsRequest | None = None
     sends: tuple[SendRecord, ...] = ()
+    conversation_id: int | None = None
+
+    @property
+    def queue(self) -> str:
+        if self.conversation_id is not None:
+            return conversation_queue(self.conversation_id)
+        return request_queue(self.request_id or 0)
 
     @classmethod
     def about(cls, kind: StatusKind, request_id: int, sends: Sequence[SendRecord]) -> Recorded:
@@ -99,8 +113,8 @@ class Recorded:
 
 
 def record(conn: Connection, me: str, at: datetime, post: Recorded) -> StatusPost | None:
-    """Write a status post of a request; the post if this instance delivers it."""
-    queue = request_queue(post.request_id)
+    """Write a status post; the post if this instance delivers it."""
+    queue = post.queue
     values = {
         "queue": queue,
         "kind": post.kind.value,

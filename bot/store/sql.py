@@ -56,7 +56,9 @@ from bot.core import (
 from bot.store import outbox as ob
 from bot.store import queries as q
 from bot.store.database import Database, connect
+from bot.store.inbox import SqlInbox
 from bot.store.migrations import current_version, migrate
+from bot.store.optouts import SqlOptOuts
 from bot.store.schema import events, requests, sends
 from bot.store.tokens import SqlTokens
 from bot.store.url import database_url_for, redact_url
@@ -111,6 +113,16 @@ class SqlLedger(Ledger):
         return self._me
 
     @property
+    def inbox(self) -> SqlInbox:
+        """Incoming SMS and their conversations, kept in the same database."""
+        return SqlInbox(self)
+
+    @property
+    def opt_outs(self) -> SqlOptOuts:
+        """Numbers that asked not to be texted."""
+        return SqlOptOuts(self.database)
+
+    @property
     def tokens(self) -> SqlTokens:
         """The sipgate OAuth tokens, kept in the same database."""
         return SqlTokens(self.database, self._clock)
@@ -118,7 +130,7 @@ class SqlLedger(Ledger):
     def on_status(self, listener: StatusListener) -> None:
         self._listeners.append(listener)
 
-    async def _write(self, work: Recording[T]) -> T:
+    async def write_recording(self, work: Recording[T]) -> T:
         """A write transaction; the posts it recorded go to the listeners after the commit."""
         posts: list[StatusPost] = []
 
@@ -132,7 +144,11 @@ class SqlLedger(Ledger):
                 listener(tuple(posts))
         return result
 
-    def _record(self, conn: Connection, posts: list[StatusPost], post: ob.Recorded) -> None:
+    def now(self) -> datetime:
+        return self._clock()
+
+    def record(self, conn: Connection, posts: list[StatusPost], post: ob.Recorded) -> None:
+        """Write a status post in the transaction of ``conn`` (heard after its commit)."""
         recorded = ob.record(conn, self._me, self._clock(), post)
         if recorded is not None:
             posts.append(recorded)
@@ -147,7 +163,7 @@ class SqlLedger(Ledger):
             # from one user must not take every connection while it waits for the user's lock.
             async with self._user_lock(draft.user_id):
                 work = functools.partial(self._insert, draft=draft, limit=hourly_limit)
-                return await self._write(work)
+                return await self.write_recording(work)
         except _OverLimitError as refused:  # the transaction was rolled back: nothing stored
             return refused.result
 
@@ -169,9 +185,9 @@ class SqlLedger(Ledger):
         state = State.SCHEDULED if draft.held_by_bot else State.SENDING
         created = q.insert_sends(conn, request_id, draft, state, now, claimed_by=self._me)
         request = q.new_request(request_id, draft, created)
-        self._record(conn, posts, ob.Recorded(StatusKind.OPENED, request_id, request=request))
+        self.record(conn, posts, ob.Recorded(StatusKind.OPENED, request_id, request=request))
         if draft.held_by_bot:
-            self._record(conn, posts, ob.Recorded(StatusKind.SCHEDULED, request_id))
+            self.record(conn, posts, ob.Recorded(StatusKind.SCHEDULED, request_id))
         return Opened(request)
 
     async def record_denied(self, draft: RequestDraft, reason: str) -> None:
@@ -215,10 +231,10 @@ class SqlLedger(Ledger):
                 outcome = ob.Recorded(
                     StatusKind.OUTCOME, send.request_id, (send.id,), sends=(send,)
                 )
-                self._record(conn, posts, outcome)
+                self.record(conn, posts, outcome)
             return bool(changed)
 
-        return await self._write(work)
+        return await self.write_recording(work)
 
     async def claim_due(self, now: datetime, limit: int) -> list[SmsRequest]:
         if limit <= 0:
@@ -243,10 +259,10 @@ class SqlLedger(Ledger):
             )
             for request in missed:
                 post = ob.Recorded.about(StatusKind.MISSED, request.id, request.sends)
-                self._record(conn, posts, post)
+                self.record(conn, posts, post)
             return missed
 
-        return await self._write(work)
+        return await self.write_recording(work)
 
     async def cancel(self, request_id: int, *, user_id: str, is_admin: bool) -> CancelResult:
         def work(conn: Connection, posts: list[StatusPost]) -> CancelResult:
@@ -261,10 +277,10 @@ class SqlLedger(Ledger):
                 post = ob.Recorded(
                     StatusKind.CANCELLED, request_id, detail=user_id, request=request
                 )
-                self._record(conn, posts, post)
+                self.record(conn, posts, post)
             return CancelResult(outcome, request)
 
-        return await self._write(work)
+        return await self.write_recording(work)
 
     def _cancel_scheduled(self, conn: Connection, request_id: int, user_id: str) -> CancelOutcome:
         where = (sends.c.request_id == request_id) & (sends.c.state == State.SCHEDULED)
@@ -312,10 +328,10 @@ class SqlLedger(Ledger):
             orphans = q.with_requests(conn, cut_off)
             for request in orphans:
                 post = ob.Recorded.about(StatusKind.OUTCOME, request.id, request.sends)
-                self._record(conn, posts, post)
+                self.record(conn, posts, post)
             return orphans
 
-        return await self._write(work)
+        return await self.write_recording(work)
 
     async def end_lease(self) -> None:
         await self.database.write(lambda conn: ob.end_lease(conn, self._me))
