@@ -42,7 +42,9 @@ from bot.store import SqlLedger, database_url_for, redact_url
 from bot.store.schema import metadata
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
-REFERENCE = ROOT.parent / "shared" / "reference"  # reference material next to the checkout
+#: Copies of the specifications the tests check against (sipgate's Swagger, Slack's manifest
+#: schema, real Slack payloads), kept in the repository so a clean clone tests alone.
+REFERENCE = ROOT / "tests" / "fixtures" / "reference"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NUMBER = "+49 151 12345678"
 
@@ -66,10 +68,9 @@ def skip_or_fail(why: str) -> NoReturn:
 
 
 def reference_file(*parts: str) -> Path:
-    """A file of the reference material beside the repository (skip locally if it is absent)."""
+    """A file of the reference material kept with the tests."""
     path = REFERENCE.joinpath(*parts)
-    if not path.exists():
-        skip_or_fail(f"reference file {path} is not available")
+    assert path.exists(), f"reference file {path} is missing"
     return path
 
 
