@@ -6,6 +6,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TextIO
 
 import aiohttp
@@ -49,6 +50,24 @@ SHORT_LIVED_ACCESS = (
     " sipgate-login instead, or use a personal access token"
 )
 
+HISTORY_FORBIDDEN = (
+    "sipgate refused GET /history (403): SMS_INBOX_CHANNEL is set, so the token needs the"
+    " history:read scope to receive SMS replies"
+)
+HISTORY_OFF = (
+    "sipgate keeps no call and SMS history (historyLifeTime NONE): no SMS reply can be"
+    " received until the history is switched on in the sipgate app"
+)
+LIFETIME_UNREAD = (
+    "sipgate: could not read how long the history is kept (GET /account, scope account:read);"
+    " make sure the history is on, or no SMS reply can be received"
+)
+CONTACTS_OPTIONAL = (
+    "sipgate contacts: not readable (contacts:read, optional): SMS replies show the number"
+    " without a contact name"
+)
+CHECKED_NUMBER = "+4915100000000"  # any number: the check only needs the call to be allowed
+
 
 async def run_check(environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
     """Print every finding; exit code 1 when anything needs fixing."""
@@ -59,6 +78,7 @@ async def run_check(environ: Mapping[str, str], out: TextIO = sys.stdout) -> int
         return 2
     findings = [Finding(False, problem) for problem in service_problems(settings)]
     findings += [await check_slack(settings), *await check_sipgate(settings)]
+    findings += await check_inbound(settings)
     findings.append(await check_database(settings))
     for finding in findings:
         print(finding, file=out)
@@ -86,7 +106,7 @@ async def check_slack(settings: Settings) -> Finding:
 
 async def check_sipgate(settings: Settings) -> list[Finding]:
     """userinfo, then the SMS extensions; 401/403 name the token or its missing scope."""
-    if not (settings.sipgate_oauth_token or settings.sipgate_token or settings.sipgate_oauth_login):
+    if not _has_credentials(settings):
         return [Finding(False, "sipgate: skipped, no credentials")]
     static = [Finding(True, SHORT_LIVED_ACCESS, warning=True)]
     if not settings.sipgate_oauth_token:
@@ -98,6 +118,12 @@ async def check_sipgate(settings: Settings) -> list[Finding]:
         except SipgateError as error:
             return [*static, _sipgate_failure(error)]
     return static + _extension_findings(settings, user.sub, extensions)
+
+
+def _has_credentials(settings: Settings) -> bool:
+    return bool(
+        settings.sipgate_oauth_token or settings.sipgate_token or settings.sipgate_oauth_login
+    )
 
 
 @contextlib.asynccontextmanager
@@ -158,6 +184,49 @@ def _extension_findings(
             )
         )
     return findings
+
+
+async def check_inbound(settings: Settings) -> list[Finding]:
+    """With SMS_INBOX_CHANNEL: one history page, how long sipgate keeps it, contacts (optional)."""
+    if not settings.inbound or not _has_credentials(settings):
+        return []
+    async with _sipgate(settings) as sipgate:
+        return [
+            await _history(sipgate, settings),
+            await _lifetime(sipgate),
+            await _contacts(sipgate),
+        ]
+
+
+async def _history(sipgate: SipgateClient, settings: Settings) -> Finding:
+    try:
+        await sipgate.incoming(datetime.now(UTC))
+    except SipgateForbidden:
+        return Finding(False, HISTORY_FORBIDDEN)
+    except SipgateError as error:
+        return Finding(False, f"sipgate history: {explain_failure(error)}")
+    every = f"{settings.poll_interval:g}"
+    return Finding(True, f"sipgate history: readable, polled every {every} s for SMS replies")
+
+
+async def _lifetime(sipgate: SipgateClient) -> Finding:
+    try:
+        lifetime = await sipgate.history_lifetime()
+    except SipgateError:
+        return Finding(True, LIFETIME_UNREAD, warning=True)
+    if lifetime == "NONE":
+        return Finding(True, HISTORY_OFF, warning=True)
+    return Finding(True, f"sipgate keeps its history: {lifetime}")
+
+
+async def _contacts(sipgate: SipgateClient) -> Finding:
+    try:
+        await sipgate.find_contact(CHECKED_NUMBER)
+    except SipgateForbidden:
+        return Finding(True, CONTACTS_OPTIONAL, warning=True)
+    except SipgateError as error:
+        return Finding(True, f"sipgate contacts: {explain_failure(error)}", warning=True)
+    return Finding(True, "sipgate contacts: readable, SMS replies show the contact's name")
 
 
 async def check_database(settings: Settings) -> Finding:

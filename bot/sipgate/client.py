@@ -127,10 +127,13 @@ class SipgateClient:
     async def contact_name(self, number: str) -> str | None:
         """The contact name of ``number``; None without a match or without contacts:read."""
         try:
-            body = await self._read(lambda auth: build_contacts(auth, number))
+            return await self.find_contact(number)
         except SipgateForbidden:
             return None
-        return parse_contact_name(body)
+
+    async def find_contact(self, number: str) -> str | None:
+        """The contact name of ``number``; ``SipgateForbidden`` without contacts:read."""
+        return parse_contact_name(await self._read(lambda auth: build_contacts(auth, number)))
 
     async def history_lifetime(self) -> str:
         """How long the account keeps its history (``NONE``: nothing can be received)."""
