@@ -16,14 +16,17 @@ from typing import TextIO
 import aiohttp
 
 from bot.logs import configure_logging
+from bot.sandbox import slack_events as se
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import Scripted
-from bot.sandbox.slack_requests import modal_state
+from bot.sandbox.slack_api import Message
+from bot.sandbox.slack_requests import BOT_USER_ID, modal_state
 from bot.sandbox.waiting import poll_until
 from bot.slack import Pace
 from bot.slack.texts import CANCEL_ACTION
 
 NUMBER = "+49 151 12345678"
+E164 = "+4915112345678"
 #: The local stand-in has no rate limits: the demo posts as fast as it answers.
 LOCAL_PACE = Pace(rate=1000.0, burst=1000.0)
 
@@ -47,14 +50,16 @@ class Demo:
             return await response.text()
 
     async def until(self, request_id: int, state: str, replies: int = 1) -> None:
-        """Wait until SMS #id's parent shows ``state`` and its thread has ``replies`` replies."""
+        """Wait until SMS #id's status shows ``state`` and its thread has ``replies`` replies
+        (a reply's status is itself a reply in the thread it answers)."""
 
         def done() -> bool:
             messages = self.slack.messages("C_GENERAL")
-            parent = next((m for m in messages if m.text.startswith(f"SMS #{request_id} ")), None)
-            if parent is None or state not in parent.text:
+            status = next((m for m in messages if m.text.startswith(f"SMS #{request_id} ")), None)
+            if status is None or state not in status.text:
                 return False
-            return sum(m.thread_ts == parent.ts for m in messages) >= replies
+            thread = status.thread_ts or status.ts
+            return sum(m.thread_ts == thread for m in messages) >= replies
 
         await poll_until(done, 5.0, lambda: f"SMS #{request_id} never reached {state!r}")
 
@@ -111,6 +116,38 @@ class Demo:
             lambda: "mallory was never told",
         )
 
+    async def customer_replies(self) -> None:
+        self.say("▶ the customer answers the reminder (SMS #3): “Can we make it 10am?”")
+        self.sipgate.receive_sms(E164, "Can we make it 10am?", at=self.clock())
+        self.say("▶ the bot's next look at the sipgate history finds it (every 30 s)")
+        await self.sandbox.poll_inbox()
+        await self.until(3, "accepted", replies=3)
+
+    async def reply_by_mention(self) -> None:
+        parent = self._status_message(3)
+        text = f"<@{BOT_USER_ID}> Yes, 10am works. See you tomorrow!"
+        self.say("▶ alice answers in the thread: @sipgate SMS Yes, 10am works. See you tomorrow!")
+        said = self.slack.post_as("U_ALICE", "C_GENERAL", text, thread_ts=parent.ts)
+        mention = se.app_mention_event(text=text, ts=said.ts, thread_ts=parent.ts)
+        await self.sandbox.deliver(se.event_callback(mention))
+        await self.until(7, "accepted")  # (#6 is mallory's refused request)
+
+    async def customer_opts_out(self) -> None:
+        self.say("▶ the customer texts back: “STOP”")
+        self.sipgate.receive_sms(E164, "STOP", at=self.clock())
+        await self.sandbox.poll_inbox()
+        self.say(f"▶ alice tries: /sms {NUMBER} One more thing")
+        await self.send(self.sandbox.command_body(f"{NUMBER} One more thing"))
+        await poll_until(
+            lambda: any("opted out" in str(p.body) for p in self.slack.responses),
+            5.0,
+            lambda: "alice was never told about the opt-out",
+        )
+
+    def _status_message(self, request_id: int) -> Message:
+        messages = self.slack.messages("C_GENERAL")
+        return next(m for m in messages if m.text.startswith(f"SMS #{request_id} "))
+
     async def _schedule(self, message: str, *, view_id: str, minutes: int) -> None:
         self.say(f"▶ alice uses the form to schedule “{message}” in {minutes} minutes")
         await self.send(self.sandbox.command_body(""))
@@ -133,9 +170,12 @@ async def run_demo(out: TextIO = sys.stdout) -> int:
             DATABASE_URL=f"sqlite:///{folder}/demo.db",
             SMS_ALLOWED_USERS="U_ALICE",
             SMS_ADMINS="U_BOB",
+            SMS_INBOX_CHANNEL="C_SMS_INBOX",
         )
         try:
+            fakes.sipgate.contacts[E164] = "Erika Mustermann"  # in the account's contacts
             await sandbox.serve_http()
+            await sandbox.poll_inbox()  # the bot's first look at the sipgate history, at start
             async with aiohttp.ClientSession() as http:
                 await _scenes(Demo(sandbox, clock, http, out))
         finally:
@@ -153,6 +193,9 @@ async def _scenes(demo: Demo) -> None:
         demo.cancelled_send,
         demo.failed_send,
         demo.denied_send,
+        demo.customer_replies,
+        demo.reply_by_mention,
+        demo.customer_opts_out,
     ):
         await scene()
     demo.say("\n──── What people see in Slack ────")

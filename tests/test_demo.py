@@ -22,8 +22,14 @@ async def test_demo_shows_every_scene() -> None:
     assert "🚫 SMS #4 was cancelled by @alice" in text  # …and the cancelled one
     assert "balance is too low" in text  # the 402 failure
     assert "(only visible to you, mallory)" in text  # the denied user
+    assert "📥 +49 1511 2345678 (Erika Mustermann):\n           > Can we make it 10am?" in text
+    assert "    └ bot: 📱 SMS #7 from @alice" in text  # the reply by mention, in the thread
+    assert "opted out of SMS: the bot sends this number nothing any more" in text  # the STOP…
+    assert "• +49 1511 2345678 opted out of SMS on" in text  # …and the send it refused
     posts = [line for line in text.splitlines() if line.startswith("POST /sessions/sms")]
-    assert len(posts) == 4  # quick, modal, scheduled, failed; nothing for mallory or #4
+    # quick, modal, scheduled, failed and the reply; nothing for mallory, #4 or after the STOP
+    assert len(posts) == 5
+    assert "Yes, 10am works" in posts[-1]
 
 
 def test_demo_runs_as_a_command() -> None:

@@ -77,8 +77,11 @@ class InboxPoller:
         return new
 
     async def _start(self) -> datetime:
+        """The first start with inbound on, to the second (history entries have no finer
+        time: an SMS of the very second inbound was turned on counts as after it)."""
         if self._started is None:
-            self._started = await self._ledger.start_inbox(self._clock())
+            started = await self._ledger.start_inbox(self._clock())
+            self._started = started.replace(microsecond=0)
         return self._started
 
     async def _unclaimed(self, found: Sequence[IncomingSms]) -> list[IncomingSms]:

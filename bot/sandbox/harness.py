@@ -159,6 +159,14 @@ class Sandbox:
         await self.delivered()
         return more
 
+    async def poll_inbox(self) -> int:
+        """One inbox round (SMS coming back), then wait for its posts; how many were new."""
+        if self.bot.inbox is None:
+            raise RuntimeError("this bot has no SMS_INBOX_CHANNEL")
+        new = await self.bot.inbox.round()
+        await self.delivered()
+        return new
+
     async def serve_http(self) -> str:
         """Also serve the real HTTP endpoint on 127.0.0.1:<free port>; its base URL."""
         self._runner = await start_site(build_web_app(self.endpoint), 0, host="127.0.0.1")

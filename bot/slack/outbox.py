@@ -51,6 +51,11 @@ class Marks:
             return request
         return dataclasses.replace(request, status_channel=found[0], status_ts=found[1])
 
+    @property
+    def pending(self) -> bool:
+        """Whether something delivered is not written to the ledger yet."""
+        return bool(self._delivered or self._shown or self._unwritten)
+
     def delivered(self, post_ids: Sequence[int]) -> None:
         self._delivered.extend(post_ids)
         self._soon()
@@ -128,9 +133,10 @@ class StatusOutbox:
 
     @property
     def busy(self) -> bool:
-        """Whether a post is being delivered or ready to be (not waiting for a retry)."""
+        """Whether a post is being delivered or ready to be (not waiting for a retry), or what
+        was delivered is still to be written to the ledger."""
         ready = any(posts and queue not in self._later for queue, posts in self._queued.items())
-        return bool(self._draining) or ready
+        return bool(self._draining) or ready or self._marks.pending
 
     async def run(self) -> None:
         """Claim rounds until cancelled; a failing round is logged and retried."""

@@ -134,7 +134,8 @@ class StatusDelivery:
         if ts is None:
             await self._fallback(request, reply, view)
             return
-        if posts[-1].id not in self._replied and not await self._in_thread(request, reply):
+        told = posts[-1].id in self._replied or _shown_by_update(posts, request)
+        if not told and not await self._in_thread(request, reply):
             await self._dm(request, reply)
             return
         self._replied.add(posts[-1].id)
@@ -184,6 +185,12 @@ class StatusDelivery:
         tz = await self._slack.direct.timezone(request.user_id)
         label = texts.sender_label(self._sender_of(request.sms_id))
         return StatusView(label, tz, cancellable)
+
+
+def _shown_by_update(posts: Sequence[StatusPost], request: SmsRequest) -> bool:
+    """An outcome of a request whose status is itself a reply in a thread (a reply to an SMS,
+    a shortcut's send): updating it tells everything, a second reply would repeat it."""
+    return request.thread_ts is not None and posts[0].kind is StatusKind.OUTCOME
 
 
 def _outcome(request: SmsRequest, send_ids: set[int], view: StatusView) -> SlackMessage:
