@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.inbound import POLL_INTERVAL, answers_at_once, idle_round_cpu, start_inbound
 from bench.load import BodyFactory, Tracker
 from bench.proc import ROOT, Server
 from bench.report import machine, plot, table, write_json
@@ -86,6 +87,7 @@ def new_results(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "searches": {},
         "startup_s": {},
         "ratios": {},
+        "inbound": {},
     }
 
 
@@ -114,7 +116,7 @@ class Bench:
         bot = await self.scheduled()
         await self.bot_scenarios(bot)
         await self.search(bot)
-        bot.stop()
+        await self.inbound(bot)
         if not self.args.no_floors:
             for name, module in FLOORS:
                 await self.floor(name, module)
@@ -126,7 +128,7 @@ class Bench:
         records = await insert_scheduled(
             self.database_url, self.tracker, plan.scheduled_count, plan.scheduled_lead
         )
-        bot = await self.start("bot", "bot")
+        bot = await self.start("bot")
         cpu_start = bot.cpu()
         await self.tracker.wait(records, need_status=False, timeout=plan.scheduled_lead + 60)
         figures = scheduled_summary(records, bot.cpu() - cpu_start, bot)
@@ -150,10 +152,28 @@ class Bench:
         for name, make, rate, count in loads:
             await self.scenario(name, bot, make, rate, count)
 
+    async def inbound(self, bot: Server) -> None:
+        """(f) SMS coming back: an idle poll round, then many answers at once (stops ``bot``)."""
+        plan, sipgate = self.plan.inbound, self.fakes.sipgate
+        baseline = 0.0
+        if plan.idle_rounds:
+            before = bot.cpu()
+            await asyncio.sleep(plan.idle_rounds * POLL_INTERVAL)
+            baseline = bot.cpu() - before
+        bot.stop()
+        inbound_bot, startup_cpu = await start_inbound(self.start, self.env, sipgate)
+        if plan.idle_rounds:
+            idle = await idle_round_cpu(inbound_bot, sipgate, plan.idle_rounds, baseline)
+            self.results["inbound"]["idle"] = idle
+        fakes = (self.fakes.slack, sipgate)
+        self.results["inbound"]["answers"] = await answers_at_once(
+            inbound_bot, startup_cpu, self.start, self.env, fakes, plan
+        )
+
     async def floor(self, name: str, module: str) -> None:
         """A floor under the bot's quick sends and search: same load generator, same fakes."""
         plan = self.plan
-        floor = await self.start(f"floor-{name}", module)
+        floor = await self.start(f"floor-{name}", module=module)
         make = quick_body(self.fakes.slack)
         await self.scenario(
             f"quick {plan.fast_rate:g}/s [{name}]", floor, make, plan.fast_rate, plan.fast_count
@@ -161,9 +181,11 @@ class Bench:
         await self.search(floor)
         floor.stop()
 
-    async def start(self, name: str, module: str) -> Server:
+    async def start(
+        self, name: str, env: dict[str, str] | None = None, module: str = "bot"
+    ) -> Server:
         """Start a server (stopped by ``close`` at the latest) and note its start-up time."""
-        server = Server(name, module, self.env)
+        server = Server(name, module, self.env if env is None else env)
         self.servers.append(server)
         await server.start(self.workdir)
         self.results["startup_s"][server.name] = server.startup_seconds

@@ -103,8 +103,29 @@ def _notes(results: dict[str, Any]) -> list[str]:
             f"{_num(scheduled['due_to_all_received_s'], 2)} s after due "
             f"(first after {_num(scheduled['due_to_first_received_s'], 2)} s)"
         )
+    lines += _inbound_notes(results.get("inbound", {}))
     for name, seconds in results["startup_s"].items():
         lines.append(f"- start-up to /healthz 200, {name}: {_num(seconds, 2)} s")
+    return lines
+
+
+def _inbound_notes(inbound: dict[str, Any]) -> list[str]:
+    lines = []
+    idle = inbound.get("idle")
+    if idle:
+        lines.append(
+            f"- inbound, a poll round with nothing new: **{_num(idle['cpu_ms_per_idle_round'], 2)}"
+            f" ms CPU** ({_num(idle['cpu_ms_per_10s_with_inbound'], 1)} ms per 10 s with inbound"
+            f" on, {_num(idle['cpu_ms_per_10s_without'], 1)} ms without)"
+        )
+    answers = inbound.get("answers")
+    if answers:
+        lines.append(
+            f"- inbound, {answers['answers']} answers at once: {answers['posted']} posted, the"
+            f" last {_num(answers['round_to_last_posted_s'], 2)} s after the round began"
+            f" ({_num(answers['answers_posted_per_s'], 0)}/s),"
+            f" {_num(answers['cpu_ms_per_answer'], 2)} ms CPU per answer"
+        )
     return lines
 
 

@@ -6,7 +6,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.inbound import InboundPlan
 from bench.load import (
     BodyFactory,
     Record,
@@ -36,9 +37,8 @@ from bot.sandbox.slack_requests import (
 )
 from bot.slack.views import ComposeForm, ModalMetadata, compose_view
 from bot.store import open_ledger
+from bot.store.schema import metadata
 from bot.store.url import database_url_for
-
-BOT_TABLES = ("sms_events", "sms_sends", "sms_requests", "schema_version")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Plan:
     drain_timeout: float = 10.0
     max_backlog_lag: float = 1.0
     max_ack_p99_ms: float = 1000.0
+    inbound: InboundPlan = field(default_factory=InboundPlan)
 
 
 SMOKE = Plan(
@@ -76,6 +77,7 @@ SMOKE = Plan(
     search_rates=(50,),
     search_seconds=0.3,
     drain_timeout=10.0,
+    inbound=InboundPlan(idle_rounds=0, answers=10, timeout=30.0),
 )
 
 
@@ -240,7 +242,7 @@ async def reset_database(url: str) -> None:
     engine = create_async_engine(database_url_for(url))
     try:
         async with engine.begin() as conn:
-            for table in BOT_TABLES:
+            for table in [*reversed(metadata.sorted_tables), "schema_version"]:
                 await conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
     finally:
         await engine.dispose()

@@ -44,5 +44,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         figures = results["scenarios"][f"quick 100/s [{floor}]"]
         assert figures["sms_accepted"] == figures["sms_expected"], floor
     assert set(results["searches"]) == {"bot", "floor-bare", "floor-bolt"}
+    answers = results["inbound"]["answers"]
+    assert answers["posted"] == answers["answers"] > 0
+    assert _numeric(answers["cpu_ms_per_answer"])
     assert _numeric(results["startup_s"]["bot"])
     assert results["machine"]["cores"]
