@@ -9,6 +9,7 @@ status post.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -27,6 +28,7 @@ T = TypeVar("T")
 STARTED = "inbox_started_at"
 WATERMARK = "inbox_watermark"
 _REACHED = (State.ACCEPTED, State.UNKNOWN)  # "an SMS went to that number"
+_NUMBER_LOCKS = 73461150  # first key of the (int4, int4) advisory locks routing by number (PG)
 
 
 class Recorder(Protocol):
@@ -135,6 +137,7 @@ def _route(
     conn: Connection, number: str, inbox: str, since: datetime, now: datetime
 ) -> Conversation:
     """The conversation an SMS from ``number`` goes to (its last activity moved to now)."""
+    _lock_number(conn, number)
     thread = _latest_request_thread(conn, number, since)
     found = _request_conversation(conn, thread, number, now) if thread else None
     found = found or _inbox_conversation(conn, number, inbox, since)
@@ -142,6 +145,15 @@ def _route(
     stmt = update(conversations).where(conversations.c.id == found.id)
     conn.execute(stmt.values(last_activity_at=now))
     return found
+
+
+def _lock_number(conn: Connection, number: str) -> None:
+    """Route one SMS of ``number`` at a time (until the commit), so that two instances
+    receiving two SMS of a new number at once find one conversation, not start two.
+    (SQLite runs one write transaction at a time anyway.)"""
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(number.encode()) - 2**31  # PostgreSQL's int4
+        conn.execute(select(func.pg_advisory_xact_lock(_NUMBER_LOCKS, key)))
 
 
 def _latest_request_thread(
