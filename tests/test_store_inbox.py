@@ -250,3 +250,20 @@ async def test_a_repeated_entry_applies_its_opt_out_once(
 
     assert await receive(ledger, stop, "out") is None
     assert await ledger.opt_outs.opted_out([ANNA]) == {}
+
+
+async def test_two_sms_of_a_new_number_claimed_at_once_by_two_instances_share_a_conversation(
+    open_ledgers: OpenLedger, clock: ManualClock
+) -> None:
+    first, second = await open_ledgers(), await open_ledgers()
+    numbers = [f"+4915100000{index:03d}" for index in range(10)]
+
+    pairs = [
+        await asyncio.gather(
+            received(first, incoming(clock, "one", number)),
+            received(second, incoming(clock, "two", number)),
+        )
+        for number in numbers
+    ]
+
+    assert [one.conversation.id == two.conversation.id for one, two in pairs] == [True] * 10
