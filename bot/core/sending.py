@@ -164,6 +164,8 @@ class SendService:
             requested_at=self.clock(),
             send_at=ask.send_at,
             scheduler=self.rules.scheduler,
+            origin=origin.kind,
+            thread_ts=origin.thread_ts,
         )
 
     async def deny(self, draft: RequestDraft, decision: Decision) -> None:
