@@ -105,6 +105,7 @@ class StatusOutbox:
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._later: dict[str, asyncio.TimerHandle] = {}
         self._resume_at: dict[str, float] = {}  # loop time before which a queue waits
+        self._stopping = False  # once stopping, nothing starts again (the next instance takes it)
         ledger.on_status(self.recorded)
 
     def recorded(self, posts: Sequence[StatusPost]) -> None:
@@ -130,7 +131,7 @@ class StatusOutbox:
     def busy(self) -> bool:
         """Whether a post is being delivered or ready to be (not waiting for a retry)."""
         ready = any(posts and queue not in self._later for queue, posts in self._queued.items())
-        return bool(self._draining) or ready
+        return bool(self._draining) or (ready and not self._stopping)
 
     async def run(self) -> None:
         """Claim rounds until cancelled; a failing round is logged and retried."""
@@ -146,6 +147,7 @@ class StatusOutbox:
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Give posts under way ``grace`` seconds, then stop (the lease frees the rest)."""
+        self._stopping = True
         for handle in self._later.values():
             handle.cancel()
         running = list(self._draining.values())
@@ -157,6 +159,8 @@ class StatusOutbox:
         await self._marks.flush()
 
     def _start(self, queue: str) -> None:
+        if self._stopping:
+            return
         running = self._draining.get(queue)
         # A drain that is done but whose callback has not run yet may have missed this post.
         if (running is not None and not running.done()) or not self._queued.get(queue):
@@ -188,6 +192,8 @@ class StatusOutbox:
             del self._known[request_id]
 
     def _start_in(self, queue: str, seconds: float) -> None:
+        if self._stopping:  # a post that failed while stopping waits for the next instance
+            return
         loop = asyncio.get_running_loop()
         self._resume_at[queue] = loop.time() + seconds
         self._later[queue] = loop.call_later(max(0.0, seconds), self._resume, queue)
