@@ -1,8 +1,11 @@
-"""The status outbox's queues: a post recorded while its queue's drain is ending is delivered.
+"""The status outbox's queues: started again when a post arrives as a drain ends, and never
+after the outbox stopped.
 
 A queue is drained by one task at a time; a post recorded after that task has emptied the
 queue but before the loop has run its done callback must start the queue again, not wait for
-a restart. The Slack side is a delivery that only notes what it was given (nothing is posted),
+a restart. A stopped outbox (its instance is shutting down, the next one takes its posts)
+must not come back to life when a delivery under way at the stop fails and asks to be tried
+again. The Slack side is a delivery that only notes what it was given (nothing is posted),
 the ledger is a real one on SQLite.
 """
 
@@ -19,8 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import Inbound, IncomingSms, SmsExtension, StatusPost
 from bot.sandbox.harness import ManualClock
 from bot.sandbox.waiting import poll_until
-from bot.slack import Pacer, SlackWeb, StatusChannels, StatusDelivery, StatusOutbox
+from bot.slack import Pace, Pacer, SlackWeb, StatusChannels, StatusDelivery, StatusOutbox
+from bot.slack.web import SlackCallFailed
 from bot.store import SqlLedger, open_ledger
+from tests.helpers import assert_stays
 
 ANNA = "+4915112345678"
 
@@ -41,6 +46,22 @@ class NotingDelivery(StatusDelivery):
     async def deliver_inbound(self, inbound: Inbound) -> None:
         self.shown.append(inbound.text)
         asyncio.get_running_loop().call_soon(self._after_each)
+
+
+class SlackDownDelivery(StatusDelivery):
+    """Every delivery is under way until ``answer`` is set, then Slack answers 503."""
+
+    def __init__(self, ledger: SqlLedger) -> None:
+        slack = SlackWeb(AsyncWebClient(token="xoxb-never-used"))
+        quick = Pacer(Pace(backoff_first=0.01, backoff_most=0.02))
+        super().__init__(ledger, StatusChannels(slack, slack, quick), no_sender)
+        self.tries = 0
+        self.answer = asyncio.Event()
+
+    async def deliver_inbound(self, inbound: Inbound) -> None:
+        self.tries += 1
+        await self.answer.wait()
+        raise SlackCallFailed("service_unavailable", transient=True)
 
 
 @pytest.fixture
@@ -81,3 +102,21 @@ async def test_a_post_recorded_as_its_queues_drain_ends_is_delivered(
     )
     await poll_until(lambda: not outbox.busy, 2, lambda: "the outbox is still busy")
     await outbox.stop()
+
+
+async def test_a_delivery_failing_while_the_outbox_stops_is_not_tried_again_by_it(
+    ledger: SqlLedger, clock: ManualClock
+) -> None:
+    (post,) = await inbound_posts(ledger, clock, "Slack is down")
+    delivery = SlackDownDelivery(ledger)
+    outbox = StatusOutbox(ledger, delivery, clock, ledger.inbox)
+    outbox.recorded([post])
+    await poll_until(lambda: delivery.tries == 1, 2, lambda: "never tried")
+
+    stopping = asyncio.create_task(outbox.stop(grace=2))
+    await poll_until(lambda: outbox.busy, 1, lambda: "the delivery is not under way")
+    delivery.answer.set()  # Slack answers 503 while the outbox waits for it to stop
+    await stopping
+
+    await assert_stays(lambda: delivery.tries == 1, within=0.2, what="tried after its stop")
+    assert not outbox.busy
