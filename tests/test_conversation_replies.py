@@ -341,3 +341,23 @@ async def test_with_all_a_message_outside_conversations_sends_nothing_and_says_n
     await bot.settle()
     assert len(fakes.sipgate.sms_posts) == 1
     assert fakes.slack.ephemerals == []
+
+
+async def test_an_sms_from_a_name_cannot_be_answered_and_says_so(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
+    bot = await inbox_bot(make_bot)
+    fakes.sipgate.receive_sms("DHL", "Your parcel arrives today")
+    assert bot.bot.inbox is not None
+    await bot.bot.inbox.round()
+    await bot.delivered()
+    (parent,) = fakes.slack.messages(INBOX)
+    assert parent.blocks is not None
+    assert "📥 SMS from DHL" in parent.blocks[0]["text"]["text"]
+
+    await mention(bot, f"{MENTION} thanks", thread_ts=parent.ts)
+
+    (told,) = await ephemerals_to(fakes, "U_ALICE")
+    assert told.text == "“DHL” is a name, not a number: an SMS cannot be sent to it."
+    await bot.settle()
+    assert fakes.sipgate.sms_posts == []
