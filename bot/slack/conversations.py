@@ -68,7 +68,7 @@ async def _open_reply(ctx: SlackContext, origin: Origin, value: str, trigger_id:
 def _on_mention(ctx: SlackContext) -> Listener:
     async def on_mention(body: dict[str, Any], context: dict[str, Any]) -> None:
         event = body.get("event") or {}
-        if _is_reply(event, context):
+        if _by_a_person(event, context):  # outside a thread too: told how to reply
             _start(ctx, body, context, mentioned=True)
 
     return on_mention
@@ -85,6 +85,11 @@ def _on_message(ctx: SlackContext) -> Listener:
 
 def _is_reply(event: dict[str, Any], context: dict[str, Any]) -> bool:
     """A person's new message in a thread (not an edit, a deletion, or a bot's post)."""
+    return _by_a_person(event, context) and bool(event.get("thread_ts"))
+
+
+def _by_a_person(event: dict[str, Any], context: dict[str, Any]) -> bool:
+    """A person's new message (not an edit, a deletion, or a bot's post)."""
     person = event.get("user")
     return (
         event.get("subtype") in _REPLY_SUBTYPES
@@ -92,7 +97,6 @@ def _is_reply(event: dict[str, Any], context: dict[str, Any]) -> bool:
         and not event.get("edited")
         and bool(person)
         and person != context.get("bot_user_id")
-        and bool(event.get("thread_ts"))
     )
 
 
@@ -100,7 +104,7 @@ def _start(
     ctx: SlackContext, body: dict[str, Any], context: dict[str, Any], *, mentioned: bool
 ) -> None:
     event = body.get("event") or {}
-    origin = event_origin(body, str(event.get("thread_ts")))
+    origin = event_origin(body, event.get("thread_ts") or None)
     bot_user = str(context.get("bot_user_id") or "")
     after_ack(ctx, origin, lambda: _reply(ctx, origin, event, bot_user, mentioned=mentioned))
 

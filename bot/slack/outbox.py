@@ -110,6 +110,7 @@ class StatusOutbox:
         self._draining: dict[str, asyncio.Task[None]] = {}
         self._later: dict[str, asyncio.TimerHandle] = {}
         self._resume_at: dict[str, float] = {}  # loop time before which a queue waits
+        self._stopping = False  # once stopping, nothing starts again (the next instance takes it)
         ledger.on_status(self.recorded)
 
     def recorded(self, posts: Sequence[StatusPost]) -> None:
@@ -136,7 +137,7 @@ class StatusOutbox:
         """Whether a post is being delivered or ready to be (not waiting for a retry), or what
         was delivered is still to be written to the ledger."""
         ready = any(posts and queue not in self._later for queue, posts in self._queued.items())
-        return bool(self._draining) or ready or self._marks.pending
+        return bool(self._draining) or (ready and not self._stopping) or self._marks.pending
 
     async def run(self) -> None:
         """Claim rounds until cancelled; a failing round is logged and retried."""
@@ -152,6 +153,7 @@ class StatusOutbox:
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Give posts under way ``grace`` seconds, then stop (the lease frees the rest)."""
+        self._stopping = True
         for handle in self._later.values():
             handle.cancel()
         running = list(self._draining.values())
@@ -163,7 +165,11 @@ class StatusOutbox:
         await self._marks.flush()
 
     def _start(self, queue: str) -> None:
-        if queue in self._draining or not self._queued.get(queue):
+        if self._stopping:
+            return
+        running = self._draining.get(queue)
+        # A drain that is done but whose callback has not run yet may have missed this post.
+        if (running is not None and not running.done()) or not self._queued.get(queue):
             return
         wait = self._resume_at.get(queue, 0.0) - asyncio.get_running_loop().time()
         if wait > 0:
@@ -174,10 +180,12 @@ class StatusOutbox:
             waiting.cancel()
         task = asyncio.create_task(self._drain(queue))
         self._draining[queue] = task
-        task.add_done_callback(lambda _: self._finished(queue))
+        task.add_done_callback(lambda done: self._finished(queue, done))
 
-    def _finished(self, queue: str) -> None:
-        self._draining.pop(queue, None)
+    def _finished(self, queue: str, task: asyncio.Task[None]) -> None:
+        if self._draining.get(queue) is not task:
+            return  # a newer drain of the queue is under way
+        del self._draining[queue]
         if not self._queued.get(queue):
             self._queued.pop(queue, None)
             self._forget(_request_id(queue))
@@ -190,6 +198,8 @@ class StatusOutbox:
             del self._known[request_id]
 
     def _start_in(self, queue: str, seconds: float) -> None:
+        if self._stopping:  # a post that failed while stopping waits for the next instance
+            return
         loop = asyncio.get_running_loop()
         self._resume_at[queue] = loop.time() + seconds
         self._later[queue] = loop.call_later(max(0.0, seconds), self._resume, queue)

@@ -146,7 +146,7 @@ def view_origin(
     )
 
 
-def event_origin(body: dict[str, Any], thread_ts: str) -> Origin:
+def event_origin(body: dict[str, Any], thread_ts: str | None) -> Origin:
     """The origin of a reply written in a conversation thread (an Events API delivery).
 
     The message's ``client_msg_id`` is the interaction's identity (else the event id), so

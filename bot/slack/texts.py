@@ -616,7 +616,7 @@ def inbound_message(inbound: Inbound, *, first: bool) -> SlackMessage:
         lines.append(_opt_note(inbound))
     text = "\n".join(lines)
     blocks = [_section(text), _reply_button(inbound.conversation.id)]
-    return SlackMessage(f"SMS from {sender(inbound.number, inbound.contact_name)}", blocks)
+    return SlackMessage(f"SMS from {who}", blocks)  # the notification: escaped too
 
 
 def _opt_note(inbound: Inbound) -> str:

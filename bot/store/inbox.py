@@ -9,6 +9,7 @@ status post.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -27,6 +28,7 @@ T = TypeVar("T")
 STARTED = "inbox_started_at"
 WATERMARK = "inbox_watermark"
 _REACHED = (State.ACCEPTED, State.UNKNOWN)  # "an SMS went to that number"
+_NUMBER_LOCKS = 73461150  # first key of the (int4, int4) advisory locks routing by number (PG)
 
 
 class Recorder(Protocol):
@@ -80,11 +82,12 @@ class SqlInbox:
     ) -> Inbound | None:
         def work(conn: Connection, posts: list[StatusPost]) -> Inbound | None:
             now = self._ledger.now()
-            if _claimed(conn, sms.entry_id):
+            inbound_id = _claim(conn, sms, number, contact_name, opt, now)
+            if inbound_id is None:
                 return None
             since = now - timedelta(days=conversation_days)
             conversation = _route(conn, number, inbox_channel, since, now)
-            inbound = _insert(conn, sms, number, contact_name, opt, conversation, now)
+            inbound = _shown_in(conn, inbound_id, sms, contact_name, opt, conversation)
             optouts.apply(conn, number, opt, sms.text, now)
             post = Recorded(StatusKind.INBOUND, None, detail=str(inbound.id),
                             conversation_id=conversation.id)  # fmt: skip
@@ -130,15 +133,11 @@ class SqlInbox:
         return await self._database.write(work)
 
 
-def _claimed(conn: Connection, entry_id: str) -> bool:
-    stmt = select(inbound_sms.c.id).where(inbound_sms.c.entry_id == entry_id)
-    return conn.scalar(stmt) is not None
-
-
 def _route(
     conn: Connection, number: str, inbox: str, since: datetime, now: datetime
 ) -> Conversation:
     """The conversation an SMS from ``number`` goes to (its last activity moved to now)."""
+    _lock_number(conn, number)
     thread = _latest_request_thread(conn, number, since)
     found = _request_conversation(conn, thread, number, now) if thread else None
     found = found or _inbox_conversation(conn, number, inbox, since)
@@ -146,6 +145,15 @@ def _route(
     stmt = update(conversations).where(conversations.c.id == found.id)
     conn.execute(stmt.values(last_activity_at=now))
     return found
+
+
+def _lock_number(conn: Connection, number: str) -> None:
+    """Route one SMS of ``number`` at a time (until the commit), so that two instances
+    receiving two SMS of a new number at once find one conversation, not start two.
+    (SQLite runs one write transaction at a time anyway.)"""
+    if conn.dialect.name == "postgresql":
+        key = zlib.crc32(number.encode()) - 2**31  # PostgreSQL's int4
+        conn.execute(select(func.pg_advisory_xact_lock(_NUMBER_LOCKS, key)))
 
 
 def _latest_request_thread(
@@ -216,15 +224,20 @@ def _inserted(conn: Connection, table: Any, values: dict[str, Any]) -> int:
     return new_id
 
 
-def _insert(
+def _claim(
     conn: Connection,
     sms: IncomingSms,
     number: str,
     contact_name: str | None,
     opt: Opt | None,
-    conversation: Conversation,
     now: datetime,
-) -> Inbound:
+) -> int | None:
+    """Claim the entry: its row, or None when it was claimed before.
+
+    The claim is the transaction's first write and does nothing on a conflict: an instance
+    claiming the same entry at the same time waits for this transaction and then finds it
+    taken, instead of failing on the unique entry id.
+    """
     values = {
         "entry_id": sms.entry_id,
         "source": number,
@@ -232,12 +245,28 @@ def _insert(
         "text": sms.text,
         "sent_at": sms.sent_at,
         "received_at": now,
-        "conversation_id": conversation.id,
         "contact_name": contact_name,
         "opt": opt,
     }
-    new_id = _inserted(conn, inbound_sms, values)
-    return Inbound(new_id, number, sms.text, sms.sent_at, contact_name, opt, conversation)
+    stmt = _dialect_insert(conn)(inbound_sms).values(values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=[inbound_sms.c.entry_id])
+    found: int | None = conn.execute(stmt.returning(inbound_sms.c.id)).scalar()
+    return found
+
+
+def _shown_in(
+    conn: Connection,
+    inbound_id: int,
+    sms: IncomingSms,
+    contact_name: str | None,
+    opt: Opt | None,
+    conversation: Conversation,
+) -> Inbound:
+    """The claimed SMS belongs to ``conversation``."""
+    stmt = update(inbound_sms).where(inbound_sms.c.id == inbound_id)
+    conn.execute(stmt.values(conversation_id=conversation.id))
+    number = conversation.number
+    return Inbound(inbound_id, number, sms.text, sms.sent_at, contact_name, opt, conversation)
 
 
 def _inbound(conn: Connection, inbound_id: int) -> Inbound | None:
@@ -266,10 +295,14 @@ def _get(conn: Connection, key: str) -> str | None:
 
 def _put(conn: Connection, key: str, value: str, now: datetime, *, keep: bool = False) -> None:
     """Store ``value`` under ``key``; with ``keep``, only if nothing is stored yet."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(bot_state).values(key=key, value=value, updated_at=now)
+    stmt = _dialect_insert(conn)(bot_state).values(key=key, value=value, updated_at=now)
     if keep:
         conn.execute(stmt.on_conflict_do_nothing(index_elements=[bot_state.c.key]))
         return
     changed = {"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
     conn.execute(stmt.on_conflict_do_update(index_elements=[bot_state.c.key], set_=changed))
+
+
+def _dialect_insert(conn: Connection) -> Callable[..., Any]:
+    """The database's INSERT, which knows ``ON CONFLICT``."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
