@@ -80,11 +80,20 @@ async def ephemerals_to(fakes: ScriptedFakes, user: str, count: int = 1) -> list
 
 
 async def status_in_thread(bot: Sandbox, parent: Message) -> list[Message]:
-    """The reply's status message and its outcome, in the thread of ``parent``."""
-    await wait_thread(bot.slack, parent.channel, 2, within=5)
+    """The reply's status in the thread of ``parent``, once it shows the outcome (the status
+    is updated in place: no second reply repeats it)."""
+
+    def statuses() -> list[Message]:
+        return [m for m in thread(bot.slack, parent.channel, parent.ts) if "SMS #" in m.text]
+
+    await poll_until(
+        lambda: any("accepted by sipgate" in m.text for m in statuses()),
+        5,
+        lambda: f"no outcome in the thread:\n{bot.slack.transcript()}",
+    )
     await bot.settle()
     await bot.delivered()
-    return [m for m in thread(bot.slack, parent.channel, parent.ts) if "SMS #" in m.text]
+    return statuses()
 
 
 # --- the Reply button --------------------------------------------------------------------------
@@ -116,9 +125,8 @@ async def test_the_reply_button_opens_the_form_for_the_number_and_reports_in_the
 
     assert submitted.status == 200
     assert await sent_texts(fakes, 1) == [(ANNA, "Yes, 3 is fine")]
-    statuses = await status_in_thread(bot, parent)
-    assert statuses, bot.slack.transcript()
-    assert any("accepted by sipgate" in m.text for m in statuses)
+    (status,) = await status_in_thread(bot, parent)  # one status, updated with its outcome
+    assert "accepted by sipgate" in status.text
     assert top_level(bot.slack, INBOX) == [parent]  # nothing outside the thread
 
 
@@ -137,8 +145,8 @@ async def test_a_mention_in_the_thread_sends_the_text_without_the_mention(
     )
 
     assert await sent_texts(fakes, 1) == [(ANNA, "Thanks, see you at 3 & bring @carla")]
-    statuses = await status_in_thread(bot, parent)
-    assert any("accepted by sipgate" in m.text for m in statuses), bot.slack.transcript()
+    (status,) = await status_in_thread(bot, parent)
+    assert "accepted by sipgate" in status.text
     assert top_level(bot.slack, INBOX) == [parent]
     (request,) = await bot.ledger.list_for_user("U_ALICE")
     assert (request.channel_id, request.thread_ts) == (INBOX, parent.ts)
