@@ -107,3 +107,26 @@ async def test_a_round_with_every_slot_taken_claims_nothing_and_says_more_may_be
     await bot.settle()
     await fakes.sipgate.wait_for_posts(CONCURRENCY + 1)
     assert await bot.ledger.pending_count() == 0
+
+
+async def test_a_scheduler_cancelled_just_as_it_wakes_up_stops(
+    make_bot: MakeBot, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Python 3.11, asyncio.wait_for swallows a cancellation that arrives as the awaited
+    event is set: the loop went on after close() cancelled it (seen as a hung test run)."""
+    bot = await make_bot(run_scheduler=False)
+    rounds = counting_rounds(bot, monkeypatch)
+    config = SchedulerConfig(grace=timedelta(minutes=15), interval=60, concurrency=CONCURRENCY)
+    scheduler = SendScheduler(bot.ledger, bot.bot.service, config, clock, bot.bot.tracker)
+    loop = asyncio.create_task(scheduler.run())
+    await poll_until(lambda: rounds[0] == 1, 5, lambda: "no first round")
+    for _ in range(5):
+        await asyncio.sleep(0)  # into its sleep until the next round
+
+    scheduler._wake.set()  # a freed slot wakes it…
+    await asyncio.sleep(0)  # …its wait is over…
+    loop.cancel()  # …and the bot stops at that moment
+
+    done, _ = await asyncio.wait([loop], timeout=5)
+    assert done == {loop}, "the scheduler kept running after it was cancelled"
+    assert loop.cancelled()

@@ -68,8 +68,11 @@ class SendScheduler:
                 await self._sleep()  # freed slots wake it when there is a backlog
 
     async def _sleep(self) -> None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+        # arrives as the event is set, and the loop would run on after close() cancelled it.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._config.interval)
+            async with asyncio.timeout(self._config.interval):
+                await self._wake.wait()
         self._wake.clear()
 
     async def run_once(self) -> bool:

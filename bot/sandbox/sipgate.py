@@ -343,7 +343,8 @@ class FakeSipgate:
         if delay <= 0:
             return not self._closing.is_set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._closing.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._closing.wait()
         return not self._closing.is_set()
 
 
