@@ -6,6 +6,25 @@ its ports; other packages import it through this façade.
 """
 
 from bot.core.access import AccessPolicy, AccessRules, Decision
+from bot.core.audit import (
+    COLUMNS,
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    Export,
+    ExportFormat,
+    between_dates,
+    formula_safe,
+    last_days,
+    utc_text,
+)
+from bot.core.balance import (
+    Balance,
+    BalanceAlert,
+    BalancePorts,
+    BalanceReader,
+    BalanceWatch,
+    is_low,
+)
 from bot.core.errors import (
     DENIED_KIND,
     INTERRUPTED_KIND,
@@ -16,11 +35,14 @@ from bot.core.errors import (
 from bot.core.leases import LeaseKeeper
 from bot.core.model import (
     UNCOUNTED_STATES,
+    AuditPeriod,
+    AuditRow,
     CancelOutcome,
     CancelResult,
     Clock,
     Duplicate,
     Event,
+    Listing,
     Opened,
     OpenResult,
     Origin,
@@ -35,6 +57,7 @@ from bot.core.model import (
     StatusKind,
     StatusPost,
     Usage,
+    UserCounts,
     require_aware,
     utc_now,
 )
@@ -78,15 +101,25 @@ from bot.core.sending import (
 from bot.core.work import WorkTracker
 
 __all__ = [
+    "COLUMNS",
+    "DEFAULT_DAYS",
     "DENIED_KIND",
     "GSM7_BASIC",
     "GSM7_EXTENSION",
     "INTERRUPTED_KIND",
+    "MAX_DAYS",
     "NUMBER_CHARS",
     "UNCOUNTED_STATES",
     "AccessPolicy",
     "AccessRules",
     "Ask",
+    "AuditPeriod",
+    "AuditRow",
+    "Balance",
+    "BalanceAlert",
+    "BalancePorts",
+    "BalanceReader",
+    "BalanceWatch",
     "CancelOutcome",
     "CancelResult",
     "Clock",
@@ -95,6 +128,8 @@ __all__ = [
     "Duplicate",
     "EmptyMessage",
     "Event",
+    "Export",
+    "ExportFormat",
     "Field",
     "ForeignNumbers",
     "GroupMembers",
@@ -103,6 +138,7 @@ __all__ = [
     "LeaseKeeper",
     "Ledger",
     "LedgerUnavailable",
+    "Listing",
     "NoRecipients",
     "NoSender",
     "NotStored",
@@ -139,13 +175,19 @@ __all__ = [
     "TooLong",
     "TooManyRecipients",
     "Usage",
+    "UserCounts",
     "WorkTracker",
+    "between_dates",
     "check_request",
     "count_segments",
     "display_number",
     "distinct",
+    "formula_safe",
+    "is_low",
+    "last_days",
     "over_limit",
     "parse_number",
     "require_aware",
     "utc_now",
+    "utc_text",
 ]

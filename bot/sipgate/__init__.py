@@ -1,6 +1,7 @@
 """sipgate REST v2: pure protocol (``protocol``), aiohttp transport (``client``), errors.
 
-The client implements the core's ``SmsGateway``; its errors are the core's ``SendFailure``s.
+The client implements the core's ``SmsGateway`` and ``BalanceReader``; its errors are the
+core's ``SendFailure``s.
 """
 
 from bot.sipgate.client import SipgateClient, client_for
@@ -20,20 +21,24 @@ from bot.sipgate.errors import (
     SipgateUnreadable,
 )
 from bot.sipgate.protocol import (
+    BALANCE_PATH,
     SEND_SMS_PATH,
     USERINFO_PATH,
     PreparedRequest,
     SipgateAuth,
     Userinfo,
+    build_balance,
     build_send_sms,
     build_sms_extensions,
     build_userinfo,
     decipher,
+    parse_balance,
     parse_sms_extensions,
     parse_userinfo,
 )
 
 __all__ = [
+    "BALANCE_PATH",
     "SEND_SMS_PATH",
     "USERINFO_PATH",
     "PreparedRequest",
@@ -53,11 +58,13 @@ __all__ = [
     "SipgateUnreachable",
     "SipgateUnreadable",
     "Userinfo",
+    "build_balance",
     "build_send_sms",
     "build_sms_extensions",
     "build_userinfo",
     "client_for",
     "decipher",
+    "parse_balance",
     "parse_sms_extensions",
     "parse_userinfo",
 ]

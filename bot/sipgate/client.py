@@ -16,7 +16,7 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
-from bot.core import SmsExtension
+from bot.core import Balance, SmsExtension
 from bot.logs import mask_number
 from bot.settings import Settings
 from bot.sipgate.errors import (
@@ -28,10 +28,12 @@ from bot.sipgate.protocol import (
     PreparedRequest,
     SipgateAuth,
     Userinfo,
+    build_balance,
     build_send_sms,
     build_sms_extensions,
     build_userinfo,
     decipher,
+    parse_balance,
     parse_sms_extensions,
     parse_userinfo,
 )
@@ -86,6 +88,10 @@ class SipgateClient:
     async def sms_extensions(self, user_id: str) -> list[SmsExtension]:
         """The SMS extensions of ``user_id``, in sipgate's order."""
         return parse_sms_extensions(await self._call(build_sms_extensions(user_id, self._auth)))
+
+    async def balance(self) -> Balance:
+        """The account balance (the core's ``BalanceReader``); 403 without ``balance:read``."""
+        return parse_balance(await self._call(build_balance(self._auth)))
 
     async def discover_extensions(self) -> list[SmsExtension]:
         """The extensions the credentials may send from; raises if there are none."""

@@ -223,7 +223,7 @@ async def open_compose(
 
 
 async def _deny(ctx: SlackContext, ask: Ask, decision: Any) -> None:
-    await ctx.service.deny(ctx.service.draft(ask, ""), decision)
+    await ctx.service.deny(ask, decision)
     await ctx.web.tell(ask.origin, texts.denied_text(decision, ctx.settings.admins))
 
 
@@ -271,7 +271,7 @@ async def _check(ctx: SlackContext, body: dict[str, Any]) -> Checked:
     if not decision.allowed:
         to, message = typed_to_and_message(view_values(body))
         numbers = readable_numbers(to, ctx.settings.default_region)
-        await service.deny(service.draft(Ask(origin, numbers, message), ""), decision)
+        await service.deny(Ask(origin, numbers, message), decision)
         return origin, {Field.TO.value: texts.NOT_ALLOWED_HERE}, None
     return await _read(ctx, origin, body, admission)
 

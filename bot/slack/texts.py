@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from bot.core import (
     DENIED_KIND,
     INTERRUPTED_KIND,
+    Balance,
     CancelOutcome,
     CancelResult,
     Decision,
@@ -568,3 +569,11 @@ def dm_update(request: SmsRequest, reply: SlackMessage) -> SlackMessage:
     """A later update sent by direct message, naming the request it belongs to."""
     intro = f"Update on SMS #{request.id} (I can't post in <#{request.channel_id}>):"
     return SlackMessage(f"{intro}\n{reply.text}", [_section(intro), *reply.blocks])
+
+
+# --- the balance ---------------------------------------------------------------------------
+
+
+def balance_text(balance: Balance) -> str:
+    """A balance as people read it: two decimals and the currency (``3.50 EUR``)."""
+    return f"{balance.amount:.2f} {balance.currency}"
