@@ -150,7 +150,10 @@ class StatusOutbox:
         await self._marks.flush()
 
     def _start(self, queue: str) -> None:
-        if queue in self._draining or not self._queued.get(queue):
+        # A drain that has returned but whose done callback has not run yet takes nothing
+        # more: a post recorded in between must start a new one, or it would wait for good.
+        running = self._draining.get(queue)
+        if (running is not None and not running.done()) or not self._queued.get(queue):
             return
         wait = self._resume_at.get(queue, 0.0) - asyncio.get_running_loop().time()
         if wait > 0:
@@ -161,10 +164,12 @@ class StatusOutbox:
             waiting.cancel()
         task = asyncio.create_task(self._drain(queue))
         self._draining[queue] = task
-        task.add_done_callback(lambda _: self._finished(queue))
+        task.add_done_callback(lambda done: self._finished(queue, done))
 
-    def _finished(self, queue: str) -> None:
-        self._draining.pop(queue, None)
+    def _finished(self, queue: str, task: asyncio.Task[None]) -> None:
+        if self._draining.get(queue) is not task:
+            return  # a newer drain of the queue took over
+        del self._draining[queue]
         if not self._queued.get(queue):
             self._queued.pop(queue, None)
             self._forget(_request_id(queue))
