@@ -32,6 +32,7 @@ WAIT_FOR_SENDS = 2.0  # seconds before looking again at outcome posts whose requ
 STALE_OUTCOME = timedelta(minutes=2)  # longer than any send can take: report what is known
 STOP_GRACE = 3.0  # seconds at shutdown for posts under way
 MARK_EVERY = 0.02  # seconds between two writes of what was delivered
+KEEP_SHOWN = 10_000  # status messages remembered after they were written to the ledger
 
 
 class Marks:
@@ -41,12 +42,15 @@ class Marks:
         self._ledger = ledger
         self._delivered: list[int] = []
         self._shown: list[tuple[int, str, str]] = []
-        self._unwritten: dict[int, tuple[str, str]] = {}  # status messages not in the ledger yet
+        # Status messages shown lately (request id → channel, ts), kept after they are written:
+        # a read of the ledger that began before the write committed does not have them yet.
+        self._recent: dict[int, tuple[str, str]] = {}
         self._writing: asyncio.Task[None] | None = None
 
     def where_shown(self, request: SmsRequest) -> SmsRequest:
-        """The request with its status message, also when the ledger does not have it yet."""
-        found = self._unwritten.get(request.id)
+        """The request with its status message, also when the ledger (or a read of it that
+        raced the write) does not have it yet."""
+        found = self._recent.get(request.id)
         if found is None or request.status_ts is not None:
             return request
         return dataclasses.replace(request, status_channel=found[0], status_ts=found[1])
@@ -59,7 +63,9 @@ class Marks:
         """The request's status message is in Slack: remember where."""
         if request.status_ts is not None:
             self._shown.append((request.id, request.channel_id, request.status_ts))
-            self._unwritten[request.id] = (request.channel_id, request.status_ts)
+            self._recent[request.id] = (request.channel_id, request.status_ts)
+            while len(self._recent) > KEEP_SHOWN:  # the oldest were written long ago
+                del self._recent[next(iter(self._recent))]
             self._soon()
 
     async def flush(self) -> None:
@@ -71,9 +77,6 @@ class Marks:
         except Exception:
             log.exception("delivered status posts not recorded yet")
             self._delivered[:0], self._shown[:0] = delivered, shown
-            return
-        for request_id, _, _ in shown:
-            self._unwritten.pop(request_id, None)
 
     def _soon(self) -> None:
         if self._writing is None or self._writing.done():
