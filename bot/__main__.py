@@ -1,4 +1,5 @@
-"""``python -m bot`` (serve), ``python -m bot check``, ``python -m bot demo``."""
+"""``python -m bot`` (serve), ``python -m bot check``, ``python -m bot demo``,
+``python -m bot export``."""
 
 from __future__ import annotations
 
@@ -12,13 +13,16 @@ from dotenv import load_dotenv
 from bot.app import StartupError, serve
 from bot.check import run_check
 from bot.demo import run_demo
+from bot.export import run_export
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings
 
-USAGE = """usage: python -m bot [serve|check|demo]
-  serve  run the bot (the default): HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN
-  check  check a real configuration against Slack and sipgate, and say how to fix it
-  demo   run the whole flow offline with a sipgate sandbox and a local Slack stand-in"""
+USAGE = """usage: python -m bot [serve|check|demo|export]
+  serve   run the bot (the default): HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN
+  check   check a real configuration against Slack and sipgate, and say how to fix it
+  demo    run the whole flow offline with a sipgate sandbox and a local Slack stand-in
+  export  --since YYYY-MM-DD [--until YYYY-MM-DD] [--format csv|jsonl]: the audit export
+          of the database at DATABASE_URL to stdout"""
 
 
 def main(argv: Sequence[str]) -> int:
@@ -32,10 +36,19 @@ def main(argv: Sequence[str]) -> int:
     load_dotenv(override=False)  # the environment wins over .env
     if command == "check":
         return asyncio.run(run_check(os.environ))
+    if command == "export":
+        return _export(argv[1:])
     if command == "serve":
         return _serve()
     print(USAGE, file=sys.stderr)
     return 2
+
+
+def _export(argv: Sequence[str]) -> int:
+    """The audit export to stdout; log lines (to stderr) at LOG_LEVEL if it is a level."""
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+    return asyncio.run(run_export(argv, os.environ))
 
 
 def _serve() -> int:

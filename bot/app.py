@@ -26,6 +26,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core import (
     AccessPolicy,
+    BalancePorts,
+    BalanceWatch,
     Clock,
     LeaseKeeper,
     Ledger,
@@ -44,6 +46,7 @@ from bot.settings import Settings
 from bot.sipgate import SipgateClient, client_for
 from bot.slack import (
     SLACK_PACE,
+    AdminAlert,
     Pace,
     Pacer,
     SlackContext,
@@ -105,9 +108,10 @@ class Bot:
         sipgate = client_for(settings, session)
         web_api = SlackWeb(client)
         tracker = WorkTracker()
-        service = _send_service(settings, ledger, sipgate, web_api, clock)
+        balance = _balance_watch(settings, ledger, sipgate, web_api, clock, tracker)
+        service = _send_service(settings, ledger, sipgate, web_api, clock, balance)
         outbox = _outbox(settings, session, service, web_api, clock, pace)
-        ctx = SlackContext(settings, service, web_api, tracker)
+        ctx = SlackContext(settings, service, web_api, tracker, balance)
         bot = cls(settings, ledger, session, sipgate, web_api, service, tracker,
                   create_app(ctx, client), outbox, LeaseKeeper(ledger, clock),
                   _scheduler(settings, service, tracker))  # fmt: skip
@@ -163,7 +167,12 @@ def _instance_id() -> str:
 
 
 def _send_service(
-    settings: Settings, ledger: Ledger, sipgate: SipgateClient, web_api: SlackWeb, clock: Clock
+    settings: Settings,
+    ledger: Ledger,
+    sipgate: SipgateClient,
+    web_api: SlackWeb,
+    clock: Clock,
+    balance: BalanceWatch,
 ) -> SendService:
     rules = SendRules(settings.guard_policy, settings.user_hourly_limit, settings.scheduler)
     return SendService(
@@ -173,7 +182,21 @@ def _send_service(
         senders=SenderDirectory(sipgate, settings.sipgate_sms_id),
         rules=rules,
         clock=clock,
+        balance=balance,
     )
+
+
+def _balance_watch(
+    settings: Settings,
+    ledger: Ledger,
+    sipgate: SipgateClient,
+    web_api: SlackWeb,
+    clock: Clock,
+    tracker: WorkTracker,
+) -> BalanceWatch:
+    """The balance for admins' eyes, and the low-balance warning (SIPGATE_LOW_BALANCE)."""
+    ports = BalancePorts(sipgate, ledger, AdminAlert(web_api, settings.admins))
+    return BalanceWatch(ports, settings.sipgate_low_balance, clock, tracker)
 
 
 def _outbox(

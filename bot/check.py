@@ -10,20 +10,30 @@ from typing import TextIO
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import LedgerUnavailable, SmsExtension
+from bot.core import Balance, LedgerUnavailable, SmsExtension, is_low
 from bot.settings import Settings, SettingsError, load_settings, service_problems
-from bot.sipgate import SipgateAuthError, SipgateError, SipgateForbidden, client_for
-from bot.slack.texts import explain_failure
+from bot.sipgate import (
+    SipgateAuthError,
+    SipgateClient,
+    SipgateError,
+    SipgateForbidden,
+    client_for,
+)
+from bot.slack.texts import balance_text, explain_failure
 from bot.store import database_url_for, open_ledger, redact_url
 
 
 @dataclass(frozen=True)
 class Finding:
+    """One thing checked; a ``warning`` is worth fixing but does not fail the check."""
+
     ok: bool
     text: str
+    warning: bool = False
 
     def __str__(self) -> str:
-        return f"{'✓' if self.ok else '✗'} {self.text}"
+        mark = "✗" if not self.ok else "!" if self.warning else "✓"
+        return f"{mark} {self.text}"
 
 
 async def run_check(environ: Mapping[str, str], out: TextIO = sys.stdout) -> int:
@@ -70,7 +80,35 @@ async def check_sipgate(settings: Settings) -> list[Finding]:
             extensions = await sipgate.sms_extensions(user.sub)
         except SipgateError as error:
             return [_sipgate_failure(error)]
-    return _extension_findings(settings, user.sub, extensions)
+        balance = await check_balance(settings, sipgate)
+    return [*_extension_findings(settings, user.sub, extensions), balance]
+
+
+async def check_balance(settings: Settings, sipgate: SipgateClient) -> Finding:
+    """``GET /balance``: printed; unreadable (the scope missing) or low is a warning only."""
+    try:
+        balance = await sipgate.balance()
+    except SipgateForbidden:
+        return Finding(True, _NO_BALANCE_SCOPE, warning=True)
+    except SipgateError as error:
+        return Finding(
+            True, f"sipgate balance: unreadable ({explain_failure(error)})", warning=True
+        )
+    return _balance_finding(balance, settings)
+
+
+_NO_BALANCE_SCOPE = (
+    "sipgate balance: not readable (403): give the token the balance:read scope to see it"
+    " on the admins' home tab and to be warned by SIPGATE_LOW_BALANCE"
+)
+
+
+def _balance_finding(balance: Balance, settings: Settings) -> Finding:
+    threshold = settings.sipgate_low_balance
+    if threshold is not None and is_low(balance, threshold):
+        text = f"sipgate balance: {balance_text(balance)}, below SIPGATE_LOW_BALANCE={threshold}"
+        return Finding(True, f"{text}: top up the account", warning=True)
+    return Finding(True, f"sipgate balance: {balance_text(balance)}")
 
 
 def _sipgate_failure(error: SipgateError) -> Finding:

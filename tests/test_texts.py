@@ -500,7 +500,7 @@ def test_compose_problem(problem: ComposeProblem, text: str) -> None:
 
 
 def test_help_problems() -> None:
-    assert help_text(ListTakesNothing()).startswith("⚠️ “list” takes nothing after it\n")
+    assert help_text(ListTakesNothing()).startswith("⚠️ “list” takes nothing after it but “all”\n")
     assert "“/sms cancel 12”" in help_text(CancelNeedsId()).splitlines()[0]
 
 

@@ -111,7 +111,7 @@ class Ledger(Protocol):
 
     async def list_everyone(self, *, recent: int, scheduled: int) -> Listing:
         """Everyone's requests: up to ``scheduled`` still scheduled (soonest first), then the
-        ``recent`` latest others."""
+        ``recent`` latest others (with ``scheduled`` 0: the ``recent`` latest of all)."""
         ...
 
     async def counts_by_user(self, now: datetime) -> list[UserCounts]:

@@ -52,6 +52,7 @@ from bot.sandbox.slack_api import (
 from bot.sandbox.slack_files import FileUploads, Upload
 from bot.sandbox.slack_requests import BOT_ID, BOT_USER_ID, TEAM_ID, new_trigger_id
 from bot.sandbox.slack_workspace import ResponseUrl, Workspace
+from bot.sandbox.transcript import home_tab
 from bot.sandbox.waiting import poll_until
 
 Answer = tuple[int, JsonDict, Mapping[str, str]]  # HTTP status, JSON body, headers
@@ -218,6 +219,11 @@ class FakeSlack:
         """The home tab ``user`` sees now (the last view published for them)."""
         views = [published.view for published in self.published if published.user == user]
         return views[-1] if views else None
+
+    def home_text(self, user: str) -> str:
+        """The home tab ``user`` sees now, as text (as the transcript renders messages)."""
+        view = self.home(user)
+        return "" if view is None else home_tab(view, user, self.names())
 
     def calls_to(self, method: str) -> list[ApiCall]:
         """Every call of ``method`` so far, in order."""

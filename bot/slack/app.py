@@ -7,12 +7,14 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.handlers import SlackContext, register
+from bot.slack.context import SlackContext
+from bot.slack.handlers import register
 from bot.slack.payload import CheckedApp
 
 
 def create_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
-    """An AsyncApp with the ``/sms`` command, the compose modal and the Cancel button."""
+    """An AsyncApp with ``/sms``, the compose modal, the buttons, the message shortcut and
+    the App Home."""
     app = CheckedApp(
         client=client,
         signing_secret=ctx.settings.slack_signing_secret.value,

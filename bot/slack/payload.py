@@ -16,7 +16,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from bot.core import Origin
+from bot.core import Origin, OriginKind
+from bot.slack.views import ModalMetadata
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ def payload_problem(body: object) -> str | None:
         return _actions_problem(body.get("actions"))
     if kind in ("view_submission", "view_closed"):
         return _view_problem(body.get("view"))
+    if kind == "message_action":
+        return _shortcut_problem(body)
+    if kind == "event_callback":
+        return _event_problem(body.get("event"))
     return None
 
 
@@ -71,6 +76,25 @@ def _actions_problem(actions: object) -> str | None:
             return "an action has no action_id"
         if not isinstance(action.get("block_id", ""), str):
             return "an action's block_id is not a string"
+    return None
+
+
+def _shortcut_problem(body: dict[str, Any]) -> str | None:
+    """A message shortcut: who ran it on which message, where, with a trigger for the form."""
+    if not _has_id(body.get("user")) or not _has_id(body.get("channel")):
+        return "user or channel is missing"
+    for name in ("callback_id", "trigger_id"):
+        if not isinstance(body.get(name), str):
+            return f"{name} is not a string"
+    message = body.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("ts"), str):
+        return "message is not an object with a ts"
+    return None
+
+
+def _event_problem(event: object) -> str | None:
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return "event is not an object with a type"
     return None
 
 
@@ -126,15 +150,51 @@ def action_origin(body: dict[str, Any]) -> Origin:
     )
 
 
-def view_origin(body: dict[str, Any], channel_id: str, response_url: str | None) -> Origin:
-    """The origin of a modal submission; the view id is the interaction's identity."""
+def view_origin(body: dict[str, Any], metadata: ModalMetadata) -> Origin:
+    """The origin of a modal submission (what opened the modal is in its metadata); the view
+    id is the interaction's identity."""
     view = body.get("view") or {}
     return Origin(
         interaction_key=f"view:{view.get('id')}",
         team_id=_id_of(body.get("team")),
         user_id=_id_of(body.get("user")),
-        channel_id=channel_id,
-        response_url=response_url,
+        channel_id=metadata.channel_id,
+        response_url=metadata.response_url,
+        kind=metadata.origin,
+        thread_ts=metadata.thread_ts,
+    )
+
+
+def shortcut_origin(body: dict[str, Any]) -> Origin:
+    """The origin of "Send as SMS" on a message: its status goes into that message's thread
+    (the thread it is a reply in, or the one it starts)."""
+    message = body.get("message") or {}
+    return Origin(
+        interaction_key=f"shortcut:{body.get('trigger_id', '')}",
+        team_id=_id_of(body.get("team")),
+        user_id=_id_of(body.get("user")),
+        channel_id=_id_of(body.get("channel")),
+        response_url=body.get("response_url") or None,
+        kind=OriginKind.SHORTCUT,
+        thread_ts=str(message.get("thread_ts") or message.get("ts") or "") or None,
+    )
+
+
+def shortcut_text(body: dict[str, Any]) -> str:
+    """The text of the message a shortcut was run on."""
+    text = (body.get("message") or {}).get("text")
+    return text if isinstance(text, str) else ""
+
+
+def home_origin(body: dict[str, Any], dm_channel: str) -> Origin:
+    """The origin of a button on the home tab: what it starts answers in the person's DM."""
+    return Origin(
+        interaction_key=f"action:{body.get('trigger_id', '')}",
+        team_id=_id_of(body.get("team")),
+        user_id=_id_of(body.get("user")),
+        channel_id=dm_channel,
+        response_url=None,
+        kind=OriginKind.HOME,
     )
 
 

@@ -54,7 +54,14 @@ def audit_rows(
     page = _page(period, after, limit).cte("page")
     stmt = (
         select(
-            requests,
+            requests.c.id,
+            requests.c.created_at,
+            requests.c.user_id,
+            requests.c.channel_id,
+            requests.c.origin,
+            requests.c.send_at,
+            requests.c.segments,
+            requests.c.message,
             sends.c.id.label("send_id"),
             sends.c.recipient,
             sends.c.state,

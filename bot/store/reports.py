@@ -18,17 +18,26 @@ DAY = timedelta(days=1)
 MONTH = timedelta(days=30)
 
 
+_WAITING = exists().where(sends.c.request_id == requests.c.id, sends.c.state == State.SCHEDULED)
+
+
 def list_everyone(conn: Connection, recent: int, scheduled: int) -> Listing:
-    """Up to ``scheduled`` requests still waiting (soonest first), then the latest others."""
-    waiting = exists().where(sends.c.request_id == requests.c.id, sends.c.state == State.SCHEDULED)
-    soonest = select(requests.c.id).where(waiting).order_by(requests.c.send_at, requests.c.id)
-    waiting_ids = list(conn.scalars(soonest.limit(scheduled)))
-    total = conn.scalar(select(func.count()).select_from(requests).where(waiting)) or 0
-    latest = select(requests.c.id).where(~waiting).order_by(requests.c.id.desc()).limit(recent)
-    latest_ids = list(conn.scalars(latest))
-    found = {r.id: r for r in load_requests(conn, requests.c.id.in_(waiting_ids + latest_ids))}
-    listed = tuple(found[i] for i in waiting_ids + latest_ids if i in found)
-    return Listing(listed, max(0, total - len(waiting_ids)))
+    """Up to ``scheduled`` requests still waiting (soonest first), then the latest others
+    (with ``scheduled`` 0, the latest of all)."""
+    latest = select(requests.c.id).order_by(requests.c.id.desc()).limit(recent)
+    waiting_ids, total = _soonest_waiting(conn, scheduled) if scheduled > 0 else ([], 0)
+    if scheduled > 0:
+        latest = latest.where(~_WAITING)
+    ids = waiting_ids + list(conn.scalars(latest))
+    found = {r.id: r for r in load_requests(conn, requests.c.id.in_(ids))}
+    return Listing(tuple(found[i] for i in ids if i in found), total - len(waiting_ids))
+
+
+def _soonest_waiting(conn: Connection, limit: int) -> tuple[list[int], int]:
+    """The ids of the ``limit`` requests due soonest, and how many are waiting in all."""
+    soonest = select(requests.c.id).where(_WAITING).order_by(requests.c.send_at, requests.c.id)
+    total = conn.scalar(select(func.count()).select_from(requests).where(_WAITING)) or 0
+    return list(conn.scalars(soonest.limit(limit))), total
 
 
 def counts_by_user(conn: Connection, now: datetime) -> list[UserCounts]:
