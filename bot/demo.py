@@ -1,8 +1,9 @@
 """``python -m bot demo``: the whole flow offline, printed as Slack would show it.
 
-The real bot (the same ``Runtime`` and HTTP endpoint as production) runs against a local Slack
+The real bot (the same ``Bot`` and HTTP endpoint as production) runs against a local Slack
 stand-in and a sipgate sandbox; Slack's requests are signed like Slack signs them. No account,
-no network, nothing to configure.
+no network, nothing to configure. Besides the conversation it prints two home tabs (a person's
+and an admin's) and the first rows of an admin's export.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ import aiohttp
 from bot.logs import configure_logging
 from bot.sandbox.harness import Fakes, ManualClock, Sandbox, in_minutes
 from bot.sandbox.sipgate import Scripted
+from bot.sandbox.slack_api import SlackUser
+from bot.sandbox.slack_events import app_home_opened_event, event_callback
 from bot.sandbox.slack_requests import modal_state
 from bot.sandbox.waiting import poll_until
 from bot.slack import Pace
 from bot.slack.texts import CANCEL_ACTION
+
+SHORTCUT = "send_as_sms"
 
 NUMBER = "+49 151 12345678"
 #: The local stand-in has no rate limits: the demo posts as fast as it answers.
@@ -46,15 +51,19 @@ class Demo:
         async with response:
             return await response.text()
 
-    async def until(self, request_id: int, state: str, replies: int = 1) -> None:
-        """Wait until SMS #id's parent shows ``state`` and its thread has ``replies`` replies."""
+    async def until(
+        self, request_id: int, state: str, replies: int = 1, thread: str | None = None
+    ) -> None:
+        """Wait until SMS #id's status message shows ``state`` and its thread (or ``thread``,
+        for a status that is itself in a thread) has ``replies`` more replies."""
 
         def done() -> bool:
             messages = self.slack.messages("C_GENERAL")
             parent = next((m for m in messages if m.text.startswith(f"SMS #{request_id} ")), None)
             if parent is None or state not in parent.text:
                 return False
-            return sum(m.thread_ts == parent.ts for m in messages) >= replies
+            in_thread = sum(m.thread_ts == (thread or parent.ts) for m in messages)
+            return in_thread >= replies + (1 if thread else 0)  # the status message too
 
         await poll_until(done, 5.0, lambda: f"SMS #{request_id} never reached {state!r}")
 
@@ -111,6 +120,42 @@ class Demo:
             lambda: "mallory was never told",
         )
 
+    async def colleague_send(self) -> None:
+        self.say("▶ alice types: /sms @carol, +49 151 12345678 The customer called back & waits")
+        text = f"<@U_CAROL|carol>, {NUMBER} The customer called back &amp; waits"
+        await self.send(self.sandbox.command_body(text))
+        await self.until(7, "accepted")  # (#6 is mallory's denied attempt)
+
+    async def shortcut_send(self) -> None:
+        said = self.slack.post_as(
+            "U_BOB",
+            "C_GENERAL",
+            "Can <@U_ALICE> tell the customer: the technician comes at 3pm, see"
+            " <https://example.com/ticket/42|ticket 42> &amp; bring the key",
+        )
+        self.say("▶ bob posts in #C_GENERAL; alice runs “Send as SMS” on his message")
+        await self.send(self.sandbox.shortcut_body(SHORTCUT, said))
+        opened = await self.slack.wait_for("views.open", 4)
+        view = self.slack.views[-1]
+        message = _initial(view.view, "message")
+        self.say(f"  the form opens with Message = “{message}”")
+        self.say(f"▶ alice fills in To = “{NUMBER}” and sends; the status goes into bob's thread")
+        state = modal_state(to=NUMBER, message=message)
+        await self.send(self.sandbox.submission_body(state, view_id=view.view_id))
+        await self.until(8, "accepted", thread=said.ts)
+        assert len(opened) == 4
+
+    async def open_home(self, user: str) -> None:
+        await self.sandbox.deliver(event_callback(app_home_opened_event(user=user)))
+        await poll_until(lambda: self.slack.home(user) is not None, 5.0, lambda: "no home tab")
+
+    async def export(self) -> list[str]:
+        self.say("▶ bob (an SMS admin) types: /sms export")
+        await self.send(self.sandbox.command_body("export", user="U_BOB"))
+        await self.slack.wait_for("files.completeUploadExternal", 1)
+        (upload,) = self.slack.uploads.values()
+        return (upload.content or b"").decode("utf-8").splitlines()
+
     async def _schedule(self, message: str, *, view_id: str, minutes: int) -> None:
         self.say(f"▶ alice uses the form to schedule “{message}” in {minutes} minutes")
         await self.send(self.sandbox.command_body(""))
@@ -119,11 +164,21 @@ class Demo:
         await self.send(self.sandbox.submission_body(state, view_id=view_id))
 
 
+def _initial(view: dict[str, object], block_id: str) -> str:
+    """The initial value of an input of a form."""
+    blocks = view.get("blocks")
+    for block in blocks if isinstance(blocks, list) else []:
+        if block.get("block_id") == block_id:
+            return str(block["element"].get("initial_value", ""))
+    return ""
+
+
 async def run_demo(out: TextIO = sys.stdout) -> int:
     """Run every scene and print the conversation; 0 when the whole flow worked."""
     configure_logging("ERROR")  # the demo prints the conversation, not the bot's log
     clock = ManualClock()
     fakes = await Fakes.start()
+    fakes.slack.users["U_CAROL"] = SlackUser("U_CAROL", "carol", phone="0170 7654321")
     with tempfile.TemporaryDirectory() as folder:
         sandbox = await Sandbox.start(
             fakes,
@@ -153,10 +208,20 @@ async def _scenes(demo: Demo) -> None:
         demo.cancelled_send,
         demo.failed_send,
         demo.denied_send,
+        demo.colleague_send,
+        demo.shortcut_send,
     ):
         await scene()
+    rows = await demo.export()
+    await demo.open_home("U_ALICE")
+    await demo.open_home("U_BOB")
     demo.say("\n──── What people see in Slack ────")
     demo.say(demo.slack.transcript())
+    demo.say("──── The home tabs ────")
+    demo.say(demo.slack.home_text("U_ALICE"))
+    demo.say(demo.slack.home_text("U_BOB"))
+    demo.say("\n──── bob's export (the first rows of the CSV in his DM) ────")
+    demo.say("\n".join(rows[:4]))
     demo.say("──── What reached sipgate ────")
     for post in demo.sipgate.sms_posts:
         body = post.json if isinstance(post.json, dict) else {}

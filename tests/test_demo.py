@@ -22,8 +22,17 @@ async def test_demo_shows_every_scene() -> None:
     assert "🚫 SMS #4 was cancelled by @alice" in text  # …and the cancelled one
     assert "balance is too low" in text  # the 402 failure
     assert "(only visible to you, mallory)" in text  # the denied user
+    assert "✅ @carol (+49 170 7654321): accepted by sipgate" in text  # a colleague
+    assert "ticket 42 (https://example.com/ticket/42) & bring the key" in text  # the shortcut
+    assert "[home tab of alice]" in text
+    assert "[home tab of bob]" in text
+    assert "*sipgate balance:* 3.50 EUR" in text
+    assert "request_id,created_utc,requester_user_id,channel_id,origin,recipient" in text
+    assert "1,20" in text.split("first rows of the CSV")[1]  # the export's first row
     posts = [line for line in text.splitlines() if line.startswith("POST /sessions/sms")]
-    assert len(posts) == 4  # quick, modal, scheduled, failed; nothing for mallory or #4
+    # quick, modal, scheduled, failed, the colleague and a number, the shortcut; nothing for
+    # mallory or #4
+    assert len(posts) == 7
 
 
 def test_demo_runs_as_a_command() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 
 from bot.core import Scheduler
 from bot.settings import Secret, SettingsError, load_settings
+from tests.helpers import ROOT
 
 BOT_TOKEN = "xoxb-1111-2222-SECRETBOT"
 SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"
@@ -316,3 +318,16 @@ def test_the_low_balance_is_an_amount_in_the_account_s_currency(raw: str, amount
 
 def test_without_a_low_balance_there_is_no_warning() -> None:
     assert load_settings(MINIMAL).sipgate_low_balance is None
+
+
+def test_every_setting_is_in_env_example_and_the_readme() -> None:
+    source = (ROOT / "bot" / "settings.py").read_text(encoding="utf-8")
+    names = set(
+        re.findall(r'"((?:SLACK|SIPGATE|SMS)_[A-Z_]+|DATABASE_URL|PORT|LOG_LEVEL)"', source)
+    )
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+
+    assert "SIPGATE_LOW_BALANCE" in names
+    assert sorted(n for n in names if f"{n}=" not in example) == []
+    assert sorted(n for n in names if f"`{n}`" not in readme) == []
