@@ -294,10 +294,7 @@ def _parse_send(text: str, region: str) -> ComposeCommand | SendCommand:
     heads, last = _split_recipient_list(text, region)
     split = _split_last(last, region)
     to = ", ".join([_display(head) for head in heads] + ([split.to] if split.to else []))
-    mentions = tuple(
-        token.mention for part in (*heads, last) for token in _tokenize(part)[:1] if token.mention
-    )
-    compose = functools.partial(ComposeCommand, to, split.message, mentions=mentions)
+    compose = functools.partial(ComposeCommand, to, split.message, mentions=_mentions(heads, last))
     recipients: list[Recipient] = []
     for head in heads:
         try:
@@ -311,6 +308,12 @@ def _parse_send(text: str, region: str) -> ComposeCommand | SendCommand:
     if not split.message.strip():
         return compose(MessageMissing())
     return SendCommand(_distinct_recipients([*recipients, split.number]), split.message)
+
+
+def _mentions(heads: Sequence[str], last: str) -> tuple[Mention, ...]:
+    """The colleagues among the recipients: a part that starts with a mention."""
+    firsts = (_tokenize(part)[:1] for part in (*heads, last))
+    return tuple(first[0].mention for first in firsts if first and first[0].mention)
 
 
 def _head_recipient(head: str, region: str) -> Recipient:

@@ -10,6 +10,7 @@ from Slack: it gets a 400 and nothing happens.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -37,19 +38,21 @@ def payload_problem(body: object) -> str | None:
     for name in ("team", "channel", "container", "message", "enterprise"):
         if body.get(name) is not None and not isinstance(body[name], dict):
             return f"{name} is not an object"
-    if kind in ("block_actions", "view_submission", "view_closed") and not _has_id(
-        body.get("user")
-    ):
-        return "user is missing"
-    if kind == "block_actions":
+    check = _BY_KIND.get(kind) if isinstance(kind, str) else None
+    return check(body) if check is not None else None
+
+
+def _user_problem(body: dict[str, Any]) -> str | None:
+    return None if _has_id(body.get("user")) else "user is missing"
+
+
+def _interaction_problem(body: dict[str, Any]) -> str | None:
+    """block_actions, view_submission, view_closed: someone did it, on something."""
+    if (problem := _user_problem(body)) is not None:
+        return problem
+    if body.get("type") == "block_actions":
         return _actions_problem(body.get("actions"))
-    if kind in ("view_submission", "view_closed"):
-        return _view_problem(body.get("view"))
-    if kind == "message_action":
-        return _shortcut_problem(body)
-    if kind == "event_callback":
-        return _event_problem(body.get("event"))
-    return None
+    return _view_problem(body.get("view"))
 
 
 def _has_id(value: object) -> bool:
@@ -92,7 +95,8 @@ def _shortcut_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _event_problem(event: object) -> str | None:
+def _event_problem(body: dict[str, Any]) -> str | None:
+    event = body.get("event")
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):
         return "event is not an object with a type"
     return None
@@ -107,6 +111,15 @@ def _view_problem(view: object) -> str | None:
     if view.get("state") is not None and not isinstance(view["state"], dict):
         return "view.state is not an object"
     return None
+
+
+_BY_KIND: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "block_actions": _interaction_problem,
+    "view_submission": _interaction_problem,
+    "view_closed": _interaction_problem,
+    "message_action": _shortcut_problem,
+    "event_callback": _event_problem,
+}
 
 
 class CheckedApp(AsyncApp):
