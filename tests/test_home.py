@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import (
     Balance,
+    Decision,
     OriginKind,
     Scheduler,
     SendFailure,
@@ -51,10 +52,12 @@ def request(number: int, *states: State, user: str = "U_ALICE", message: str = "
     )  # fmt: skip
 
 
-def data(*mine: SmsRequest, admin: AdminPart | None = None, allowed: bool = True) -> HomeData:
+def data(
+    *mine: SmsRequest, admin: AdminPart | None = None, decision: Decision = Decision.ALLOWED
+) -> HomeData:
     return HomeData(
         tz=BERLIN,
-        allowed=allowed,
+        decision=decision,
         admins=frozenset({"U_BOB"}),
         mine=mine,
         usage=Usage(12, None),
@@ -102,12 +105,19 @@ def test_a_person_s_home() -> None:
 
 
 def test_someone_not_allowed_sees_who_to_ask_instead_of_compose() -> None:
-    view = home_view(data(allowed=False))
+    view = home_view(data(decision=Decision.USER_DENIED))
 
     assert "⛔ You are not allowed to send SMS from Slack. Ask @bob." in shown(view)
     assert actions(view) == []
     assert "Nothing scheduled." in shown(view)
     assert "You have not sent an SMS from Slack yet." in shown(view)
+
+
+def test_where_only_some_channels_may_send_the_home_tab_says_to_use_sms_there() -> None:
+    view = home_view(data(decision=Decision.CHANNEL_DENIED))
+
+    assert "SMS cannot be sent from the home tab here" in shown(view)
+    assert actions(view) == []
 
 
 def test_an_admin_s_home_adds_balance_opt_outs_counts_exports_and_everyone() -> None:

@@ -55,9 +55,10 @@ class AccessPolicy:
             )
         return decision
 
-    async def allows(self, user_id: str, channel_id: str) -> bool:
-        """Whether ``user_id`` may send from ``channel_id``: a look (the home tab), not logged."""
-        return (await self._decide(user_id, channel_id)).allowed
+    async def look(self, user_id: str, channel_id: str) -> Decision:
+        """What ``check`` would decide, without logging it: a look (the home tab), not an
+        attempt to send."""
+        return await self._decide(user_id, channel_id)
 
     async def _decide(self, user_id: str, channel_id: str) -> Decision:
         rules = self.rules

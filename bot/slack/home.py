@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.core import Balance, SendFailure, SmsRequest, State, Usage, UserCounts
+from bot.core import Balance, Decision, SendFailure, SmsRequest, State, Usage, UserCounts
 from bot.slack import texts
 
 COMPOSE_ACTION = "home_compose"
@@ -44,7 +44,7 @@ class HomeData:
     """Everything one person's home tab shows (``admin`` only for admins)."""
 
     tz: ZoneInfo
-    allowed: bool
+    decision: Decision  # may they send from their DM with the bot (the Compose button)
     admins: frozenset[str]
     mine: Sequence[SmsRequest]  # their scheduled requests and their latest others
     usage: Usage
@@ -65,10 +65,10 @@ def _top(data: HomeData) -> list[Block]:
     blocks = [_header(texts.HOME_TITLE)]
     if data.notice:
         blocks.append(_context(data.notice))
-    if data.allowed:
+    if data.decision.allowed:
         blocks.append(_actions([_button(texts.COMPOSE_BUTTON, COMPOSE_ACTION, "compose", True)]))
     else:
-        blocks.append(_section(texts.home_not_allowed(data.admins)))
+        blocks.append(_section(texts.home_not_allowed(data.decision, data.admins)))
     blocks.append(_context(f"{texts.usage_text(data.usage.count, data.limit)} · {texts.HOME_HELP}"))
     return blocks
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from bot.core import Decision
 from bot.slack.context import SlackContext
 from bot.slack.home import LATEST_SHOWN, AdminPart, HomeData, home_view
 
@@ -22,10 +23,12 @@ async def publish_home(ctx: SlackContext, user_id: str, notice: str | None = Non
 async def _gather(ctx: SlackContext, user_id: str, notice: str | None) -> HomeData:
     ledger, now = ctx.service.ledger, ctx.service.clock()
     channel = await ctx.web.dm_channel(user_id)
-    allowed = channel is not None and await ctx.service.access.allows(user_id, channel)
+    decision = Decision.CHANNEL_DENIED  # no DM with the bot: nowhere to report a send
+    if channel is not None:
+        decision = await ctx.service.access.look(user_id, channel)
     return HomeData(
         tz=await ctx.web.timezone(user_id),
-        allowed=allowed,
+        decision=decision,
         admins=ctx.settings.admins,
         mine=await ledger.list_for_user(user_id, recent=LATEST_SHOWN),
         usage=await ledger.usage(user_id, now),

@@ -715,7 +715,13 @@ HOME_NOBODY = "Nobody has sent an SMS from Slack yet."
 HOME_HELP = "Or type `/sms help` in any conversation."
 
 
-def home_not_allowed(admins: Iterable[str]) -> str:
+def home_not_allowed(decision: Decision, admins: Iterable[str]) -> str:
+    """Why there is no Compose button: not on the allowlist, or not from this conversation."""
+    if decision is Decision.CHANNEL_DENIED:
+        return (
+            "⛔ SMS cannot be sent from the home tab here: only from the conversations the"
+            " admin allowed. Use `/sms` there."
+        )
     mentions = ", ".join(f"<@{admin}>" for admin in sorted(admins)) or "your Slack admin"
     return f"⛔ You are not allowed to send SMS from Slack. Ask {mentions}."
 
