@@ -154,7 +154,7 @@ class Demo:
         await self.send(self.sandbox.command_body("export", user="U_BOB"))
         await self.slack.wait_for("files.completeUploadExternal", 1)
         (upload,) = self.slack.uploads.values()
-        return (upload.content or b"").decode("utf-8").splitlines()
+        return (upload.content or b"").decode("utf-8-sig").splitlines()
 
     async def _schedule(self, message: str, *, view_id: str, minutes: int) -> None:
         self.say(f"▶ alice uses the form to schedule “{message}” in {minutes} minutes")

@@ -29,7 +29,8 @@ def rows_of(fakes: ScriptedFakes) -> list[dict[str, str]]:
     """The rows of the one CSV uploaded, keyed by column."""
     (upload,) = fakes.slack.uploads.values()
     assert upload.content is not None
-    lines = list(csv.reader(io.StringIO(upload.content.decode("utf-8"))))
+    assert upload.content.startswith("\ufeff".encode())  # spreadsheet apps read it as UTF-8
+    lines = list(csv.reader(io.StringIO(upload.content.decode("utf-8-sig"))))
     assert tuple(lines[0]) == COLUMNS
     return [dict(zip(COLUMNS, line, strict=True)) for line in lines[1:]]
 

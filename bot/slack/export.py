@@ -2,7 +2,8 @@
 
 The core streams the rows (``Export``) into a temporary file, batch by batch, and slack_sdk's
 ``files_upload_v2`` shares it in the admin's DM with the bot (the conversation
-``conversations.open`` gives). ``files_upload_v2`` reads the finished file to upload it.
+``conversations.open`` gives). ``files_upload_v2`` reads the finished file to upload it. The
+file starts with a UTF-8 byte order mark, so spreadsheet apps read umlauts right.
 """
 
 from __future__ import annotations
@@ -37,6 +38,6 @@ def file_name(export: Export, now: datetime) -> str:
 
 async def write(export: Export, path: Path) -> None:
     """The export into ``path``, one batch at a time."""
-    with path.open("w", encoding="utf-8", newline="") as out:
+    with path.open("w", encoding="utf-8-sig", newline="") as out:
         async for chunk in export.chunks():
             out.write(chunk)
