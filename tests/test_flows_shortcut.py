@@ -171,3 +171,16 @@ async def test_a_colleague_s_invalid_profile_number_is_no_number(
     await fakes.slack.wait_for("views.open", 1)
     assert "@dan has no valid phone number" in hint_under(fakes, "to")
     await assert_settled(bot, lambda: not fakes.sipgate.sms_posts, "dan was texted")
+
+
+async def test_a_mention_without_a_display_name_shows_the_real_name(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
+    fakes.slack.users["U_CAROL"] = SlackUser("U_CAROL", "carol", display_name="")
+    bot = await make_bot()
+    said = fakes.slack.post_as("U_BOB", "C_GENERAL", "<@U_CAROL> and <@U_NOBODY> will call")
+
+    await bot.dispatch(bot.shortcut_body(SHORTCUT_ID, said))
+
+    await fakes.slack.wait_for("views.open", 1)
+    assert prefilled(fakes)["message"] == "@Carol and @U_NOBODY will call"
