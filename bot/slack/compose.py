@@ -85,7 +85,7 @@ async def open_compose(
     """Open the form (prefilled), if the person may send from where it was asked for."""
     decision = await ctx.service.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
-        await deny(ctx, origin, prefill.to, prefill.message, prefill.people, decision)
+        await deny(ctx, origin, prefill, decision)
         return
     try:
         extensions = await ctx.service.senders.extensions()
@@ -108,29 +108,17 @@ def _metadata(origin: Origin, prefill: Prefill) -> ModalMetadata:
     )
 
 
-async def deny(
-    ctx: SlackContext,
-    origin: Origin,
-    to: str,
-    message: str,
-    people: Mapping[str, str | None],
-    decision: Decision,
-) -> None:
+async def deny(ctx: SlackContext, origin: Origin, asked: Prefill, decision: Decision) -> None:
     """Record a refused attempt with every recipient it named, and tell the person."""
-    await _record_denial(ctx, origin, to, message, people, decision)
+    await _record_denial(ctx, origin, asked, decision)
     await ctx.web.tell(origin, texts.denied_text(decision, ctx.settings.admins))
 
 
 async def _record_denial(
-    ctx: SlackContext,
-    origin: Origin,
-    to: str,
-    message: str,
-    people: Mapping[str, str | None],
-    decision: Decision,
+    ctx: SlackContext, origin: Origin, asked: Prefill, decision: Decision
 ) -> None:
-    read = typed_recipients(to, ctx.settings.default_region, people)
-    ask = Ask(origin, read.numbers, message, labels=read.labels, unreadable=read.typed_others)
+    read = typed_recipients(asked.to, ctx.settings.default_region, asked.people)
+    ask = Ask(origin, read.numbers, asked.message, labels=read.labels, unreadable=read.typed_others)
     await ctx.service.deny(ask, decision)
 
 
@@ -155,7 +143,7 @@ async def check_submission(ctx: SlackContext, body: dict[str, Any]) -> Checked:
     decision = await service.access.check(origin.user_id, origin.channel_id)
     if not decision.allowed:
         to, message = typed_to_and_message(view_values(body))
-        await _record_denial(ctx, origin, to, message, metadata.people, decision)
+        await _record_denial(ctx, origin, Prefill(to, message, people=metadata.people), decision)
         return origin, {Field.TO.value: texts.NOT_ALLOWED_HERE}, None
     return await _read(ctx, origin, body, admission, metadata)
 
