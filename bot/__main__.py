@@ -1,4 +1,4 @@
-"""``python -m bot`` (serve), ``check``, ``demo``, ``sipgate-login``."""
+"""``python -m bot`` (serve), ``check``, ``demo``, ``export``, ``sipgate-login``."""
 
 from __future__ import annotations
 
@@ -12,14 +12,17 @@ from dotenv import load_dotenv
 from bot.app import StartupError, serve
 from bot.check import run_check
 from bot.demo import run_demo
+from bot.export import run_export
 from bot.login import run_login
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings
 
-USAGE = """usage: python -m bot [serve|check|demo|sipgate-login [--no-browser]]
+USAGE = """usage: python -m bot [serve|check|demo|export|sipgate-login]
   serve          run the bot (the default): HTTP on $PORT, or Socket Mode with SLACK_APP_TOKEN
   check          check a real configuration against Slack and sipgate, and say how to fix it
   demo           run the whole flow offline with a sipgate sandbox and a local Slack stand-in
+  export         --since YYYY-MM-DD [--until YYYY-MM-DD] [--format csv|jsonl]: the audit
+                 export of the database at DATABASE_URL to stdout
   sipgate-login  log the bot in to sipgate with OAuth (SIPGATE_OAUTH_CLIENT_ID/_SECRET) once;
                  --no-browser: only print the address to open"""
 
@@ -37,10 +40,19 @@ def main(argv: Sequence[str]) -> int:
         return asyncio.run(run_check(os.environ))
     if command == "sipgate-login":
         return asyncio.run(run_login(os.environ, open_browser="--no-browser" not in argv[1:]))
+    if command == "export":
+        return _export(argv[1:])
     if command == "serve":
         return _serve()
     print(USAGE, file=sys.stderr)
     return 2
+
+
+def _export(argv: Sequence[str]) -> int:
+    """The audit export to stdout; log lines (to stderr) at LOG_LEVEL if it is a level."""
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    configure_logging(level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO")
+    return asyncio.run(run_export(argv, os.environ))
 
 
 def _serve() -> int:

@@ -26,6 +26,8 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core import (
     AccessPolicy,
+    BalancePorts,
+    BalanceWatch,
     Clock,
     InboxPoller,
     InboxRules,
@@ -46,6 +48,7 @@ from bot.settings import Settings
 from bot.sipgate import SipgateClient, client_for
 from bot.slack import (
     SLACK_PACE,
+    AdminAlert,
     Pace,
     Pacer,
     SlackContext,
@@ -116,9 +119,10 @@ class Bot:
             clock=clock,
         )
         tracker = WorkTracker()
-        service = _send_service(settings, ledger, sipgate, web_api, clock)
+        balance = _balance_watch(settings, ledger, sipgate, web_api, clock, tracker)
+        service = _send_service(settings, ledger, sipgate, web_api, clock, balance)
         outbox = _outbox(settings, session, ledger, service, web_api, clock, pace)
-        ctx = SlackContext(settings, service, web_api, tracker, ledger.inbox)
+        ctx = SlackContext(settings, service, web_api, tracker, balance, ledger.inbox)
         bot = cls(settings, ledger, session, sipgate, web_api, service, tracker,
                   create_app(ctx, client), outbox, LeaseKeeper(ledger, clock),
                   _scheduler(settings, service, tracker),
@@ -175,7 +179,12 @@ def _instance_id() -> str:
 
 
 def _send_service(
-    settings: Settings, ledger: SqlLedger, sipgate: SipgateClient, web_api: SlackWeb, clock: Clock
+    settings: Settings,
+    ledger: SqlLedger,
+    sipgate: SipgateClient,
+    web_api: SlackWeb,
+    clock: Clock,
+    balance: BalanceWatch,
 ) -> SendService:
     rules = SendRules(settings.guard_policy, settings.user_hourly_limit, settings.scheduler)
     return SendService(
@@ -186,7 +195,21 @@ def _send_service(
         senders=SenderDirectory(sipgate, settings.sipgate_sms_id),
         rules=rules,
         clock=clock,
+        balance=balance,
     )
+
+
+def _balance_watch(
+    settings: Settings,
+    ledger: Ledger,
+    sipgate: SipgateClient,
+    web_api: SlackWeb,
+    clock: Clock,
+    tracker: WorkTracker,
+) -> BalanceWatch:
+    """The balance for admins' eyes, and the low-balance warning (SIPGATE_LOW_BALANCE)."""
+    ports = BalancePorts(sipgate, ledger, AdminAlert(web_api, settings.admins))
+    return BalanceWatch(ports, settings.sipgate_low_balance, clock, tracker)
 
 
 def _outbox(

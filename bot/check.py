@@ -13,7 +13,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import LedgerUnavailable, SmsExtension
+from bot.core import Balance, LedgerUnavailable, SmsExtension, is_low
 from bot.settings import Settings, SettingsError, load_settings, service_problems
 from bot.sipgate import (
     SipgateAuthError,
@@ -23,20 +23,20 @@ from bot.sipgate import (
     SipgateLoginNeeded,
     client_for,
 )
-from bot.slack.texts import explain_failure
+from bot.slack.texts import balance_text, explain_failure
 from bot.store import database_url_for, open_ledger, redact_url
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One result; a ``warning`` is worth knowing but does not fail the check."""
+    """One thing checked; a ``warning`` is worth fixing but does not fail the check."""
 
     ok: bool
     text: str
     warning: bool = False
 
     def __str__(self) -> str:
-        mark = "!" if self.warning else ("✓" if self.ok else "✗")
+        mark = "✗" if not self.ok else "!" if self.warning else "✓"
         return f"{mark} {self.text}"
 
 
@@ -117,7 +117,8 @@ async def check_sipgate(settings: Settings) -> list[Finding]:
             extensions = await sipgate.sms_extensions(user.sub)
         except SipgateError as error:
             return [*static, _sipgate_failure(error)]
-    return static + _extension_findings(settings, user.sub, extensions)
+        balance = await check_balance(settings, sipgate)
+    return [*static, *_extension_findings(settings, user.sub, extensions), balance]
 
 
 def _has_credentials(settings: Settings) -> bool:
@@ -139,6 +140,33 @@ async def _sipgate(settings: Settings) -> AsyncIterator[SipgateClient]:
             yield client_for(settings, session, tokens=ledger.tokens, claimant="check")
     finally:
         await ledger.close()
+
+
+async def check_balance(settings: Settings, sipgate: SipgateClient) -> Finding:
+    """``GET /balance``: printed; unreadable (the scope missing) or low is a warning only."""
+    try:
+        balance = await sipgate.balance()
+    except SipgateForbidden:
+        return Finding(True, _NO_BALANCE_SCOPE, warning=True)
+    except SipgateError as error:
+        return Finding(
+            True, f"sipgate balance: unreadable ({explain_failure(error)})", warning=True
+        )
+    return _balance_finding(balance, settings)
+
+
+_NO_BALANCE_SCOPE = (
+    "sipgate balance: not readable (403): give the token the balance:read scope to see it"
+    " on the admins' home tab and to be warned by SIPGATE_LOW_BALANCE"
+)
+
+
+def _balance_finding(balance: Balance, settings: Settings) -> Finding:
+    threshold = settings.sipgate_low_balance
+    if threshold is not None and is_low(balance, threshold):
+        text = f"sipgate balance: {balance_text(balance)}, below SIPGATE_LOW_BALANCE={threshold}"
+        return Finding(True, f"{text}: top up the account", warning=True)
+    return Finding(True, f"sipgate balance: {balance_text(balance)}")
 
 
 def _sipgate_failure(error: SipgateError) -> Finding:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 import phonenumbers
@@ -88,6 +89,7 @@ class Settings:
     database_url: str | None = field(repr=False)  # may hold a password
     port: int | None
     log_level: str
+    sipgate_low_balance: Decimal | None = None  # warn the admins below this amount
 
     def secret_values(self) -> list[str]:
         """The secret values, so the log formatter can keep them out of every line."""
@@ -251,6 +253,9 @@ def _read(reader: _Reader) -> Settings:
         database_url=reader.text("DATABASE_URL") or None,
         port=reader.parsed("PORT", None, _port, "a TCP port number"),
         log_level=_log_level(reader),
+        sipgate_low_balance=reader.parsed(
+            "SIPGATE_LOW_BALANCE", None, _amount, "an amount like 5 or 12.50"
+        ),
     )
 
 
@@ -307,6 +312,18 @@ def _max_days(reader: _Reader) -> int:
 
 def _scheduler(raw: str) -> Scheduler:
     return Scheduler(raw.lower())
+
+
+def _amount(raw: str) -> Decimal:
+    """A non-negative amount of money with at most four decimals (sipgate's precision)."""
+    try:
+        amount = Decimal(raw.replace(",", "."))
+        exact = amount.is_finite() and amount == amount.quantize(Decimal("0.0001"))
+    except InvalidOperation:
+        raise ValueError(raw) from None
+    if not exact or amount < 0:
+        raise ValueError(raw)
+    return amount
 
 
 def _port(raw: str) -> int:

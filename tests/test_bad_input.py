@@ -21,9 +21,11 @@ from hypothesis import strategies as st
 
 from bot.core import GuardPolicy, SmsExtension
 from bot.sandbox.harness import SIGNING_SECRET, Sandbox
+from bot.sandbox.slack_events import JSON_CONTENT_TYPE, event_body, event_callback
 from bot.sandbox.slack_requests import (
     form_body,
     interactive_body,
+    message_shortcut_payload,
     modal_state,
     slash_command_fields,
     view_submission_payload,
@@ -192,6 +194,46 @@ async def test_payload_of_the_wrong_shape_is_400(
 
     assert response.status == 400
     await assert_nothing_sent(bot, fakes)
+
+
+def _shortcut(**changes: Any) -> dict[str, Any]:
+    payload = message_shortcut_payload(callback_id="send_as_sms", text="hi", message_ts="1.1")
+    return {k: v for k, v in {**payload, **changes}.items() if v is not None}
+
+
+SHORTCUT_SHAPES = {
+    "shortcut-without-message": _shortcut(message=None),
+    "shortcut-message-as-string": _shortcut(message="hi"),
+    "shortcut-without-channel": _shortcut(channel=None),
+    "shortcut-without-trigger": _shortcut(trigger_id=None),
+    "shortcut-callback-as-number": _shortcut(callback_id=7),
+    "shortcut-without-user": _shortcut(user=None),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(SHORTCUT_SHAPES))
+async def test_a_message_shortcut_of_the_wrong_shape_is_400(
+    bot: Sandbox, fakes: ScriptedFakes, shape: str
+) -> None:
+    opened = len(fakes.slack.views)
+
+    response = await bot.dispatch(interactive_body(SHORTCUT_SHAPES[shape]))
+
+    assert response.status == 400
+    await assert_nothing_sent(bot, fakes)
+    assert len(fakes.slack.views) == opened
+
+
+@pytest.mark.parametrize("event", ["app_home_opened", 7, {"user": "U_ALICE"}, {"type": 7}])
+async def test_an_event_of_the_wrong_shape_is_400(
+    bot: Sandbox, fakes: ScriptedFakes, event: object
+) -> None:
+    envelope = {**event_callback({"type": "app_home_opened"}), "event": event}
+
+    response = await bot.dispatch(event_body(envelope), content_type=JSON_CONTENT_TYPE)
+
+    assert response.status == 400
+    await assert_settled(bot, lambda: not fakes.slack.published, "a home tab was published")
 
 
 async def test_unknown_callback_id_and_type_are_4xx(bot: Sandbox, fakes: ScriptedFakes) -> None:

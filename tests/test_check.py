@@ -1,4 +1,5 @@
-"""``python -m bot check`` with SMS replies on: the history, its lifetime, contacts (optional)."""
+"""``python -m bot check`` against the fakes: the sipgate balance is printed; a token that cannot
+read it, or a balance below SIPGATE_LOW_BALANCE, is a warning that does not fail the check."""
 
 from __future__ import annotations
 
@@ -9,61 +10,40 @@ from bot.check import run_check
 from bot.sandbox.harness import sandbox_environ
 from tests.fakes import ScriptedFakes
 
-INBOUND = {"SMS_INBOX_CHANNEL": "C_INBOX", "SIPGATE_POLL_INTERVAL": "15"}
 
-
-async def check(fakes: ScriptedFakes, tmp_path: Path, **overrides: str) -> tuple[int, list[str]]:
-    """The exit code and the printed findings."""
+async def check(fakes: ScriptedFakes, tmp_path: Path, **overrides: str) -> tuple[int, str]:
+    environ = sandbox_environ(
+        fakes.slack, fakes.sipgate, DATABASE_URL=f"sqlite:///{tmp_path}/check.db", **overrides
+    )
     out = io.StringIO()
-    database = f"sqlite:///{tmp_path / 'check.db'}"
-    env = sandbox_environ(fakes.slack, fakes.sipgate, DATABASE_URL=database, **overrides)
-    code = await run_check(env, out)
-    return code, out.getvalue().splitlines()
+    code = await run_check(environ, out)
+    return code, out.getvalue()
 
 
-async def test_with_replies_on_the_history_is_read_and_its_lifetime_and_contacts_named(
+async def test_check_prints_the_balance(fakes: ScriptedFakes, tmp_path: Path) -> None:
+    code, printed = await check(fakes, tmp_path)
+
+    assert code == 0, printed
+    assert "✓ sipgate balance: 3.50 EUR" in printed.splitlines()
+    assert "✓ sipgate: user w0, SMS extensions: s0" in printed
+
+
+async def test_a_token_without_balance_read_is_a_warning_only(
     fakes: ScriptedFakes, tmp_path: Path
 ) -> None:
-    code, lines = await check(fakes, tmp_path, **INBOUND)
+    fakes.sipgate.scopes = {"sessions:sms:write", "sms:read"}
 
-    assert code == 0
-    assert "✓ sipgate history: readable, polled every 15 s for SMS replies" in lines
-    assert "✓ sipgate keeps its history: UNLIMITED" in lines
-    assert "✓ sipgate contacts: readable, SMS replies show the contact's name" in lines
-    assert [dict(request.query)["limit"] for request in fakes.sipgate.history_requests] == ["100"]
+    code, printed = await check(fakes, tmp_path)
+
+    assert code == 0, printed
+    (line,) = [line for line in printed.splitlines() if "sipgate balance" in line]
+    assert line.startswith("! sipgate balance: not readable (403): give the token the balance:read")
 
 
-async def test_a_token_without_history_read_fails_the_check(
+async def test_a_balance_below_the_low_balance_setting_is_a_warning(
     fakes: ScriptedFakes, tmp_path: Path
 ) -> None:
-    fakes.sipgate.scopes = {"sessions:sms:write", "sms:read", "account:read", "contacts:read"}
+    code, printed = await check(fakes, tmp_path, SIPGATE_LOW_BALANCE="5")
 
-    code, lines = await check(fakes, tmp_path, **INBOUND)
-
-    assert code == 1
-    assert any(line.startswith("✗ sipgate refused GET /history (403)") for line in lines)
-    assert any("history:read" in line for line in lines)
-
-
-async def test_history_switched_off_and_no_contacts_scope_are_warnings(
-    fakes: ScriptedFakes, tmp_path: Path
-) -> None:
-    fakes.sipgate.scopes = {"sessions:sms:write", "sms:read", "account:read", "history:read"}
-    fakes.sipgate.account["historyLifeTime"] = "NONE"
-
-    code, lines = await check(fakes, tmp_path, **INBOUND)
-
-    assert code == 0
-    assert any(line.startswith("! sipgate keeps no call and SMS history") for line in lines)
-    assert any(line.startswith("! sipgate contacts: not readable (contacts:read") for line in lines)
-
-
-async def test_without_an_inbox_channel_nothing_inbound_is_checked(
-    fakes: ScriptedFakes, tmp_path: Path
-) -> None:
-    code, lines = await check(fakes, tmp_path)
-
-    assert code == 0
-    assert any(line.startswith("✓ sipgate: user") for line in lines)  # sipgate was checked
-    assert fakes.sipgate.history_requests == []
-    assert not any("history" in line or "contacts" in line for line in lines)
+    assert code == 0, printed
+    assert "! sipgate balance: 3.50 EUR, below SIPGATE_LOW_BALANCE=5: top up the account" in printed

@@ -22,13 +22,21 @@ async def test_demo_shows_every_scene() -> None:
     assert "🚫 SMS #4 was cancelled by @alice" in text  # …and the cancelled one
     assert "balance is too low" in text  # the 402 failure
     assert "(only visible to you, mallory)" in text  # the denied user
+    assert "✅ @carol (+49 170 7654321): accepted by sipgate" in text  # a colleague
+    assert "ticket 42 (https://example.com/ticket/42) & bring the key" in text  # the shortcut
     assert "📥 +49 1511 2345678 (Erika Mustermann):\n           > Can we make it 10am?" in text
-    assert "    └ bot: 📱 SMS #7 from @alice" in text  # the reply by mention, in the thread
+    assert "    └ bot: 📱 SMS #9 from @alice" in text  # the reply by mention, in the thread
     assert "opted out of SMS: the bot sends this number nothing any more" in text  # the STOP…
     assert "• +49 1511 2345678 opted out of SMS on" in text  # …and the send it refused
+    assert "[home tab of alice]" in text
+    assert "[home tab of bob]" in text
+    assert "*sipgate balance:* 3.50 EUR" in text
+    assert "request_id,created_utc,requester_user_id,channel_id,origin,recipient" in text
+    assert "1,20" in text.split("first rows of the CSV")[1]  # the export's first row
     posts = [line for line in text.splitlines() if line.startswith("POST /sessions/sms")]
-    # quick, modal, scheduled, failed and the reply; nothing for mallory, #4 or after the STOP
-    assert len(posts) == 5
+    # quick, modal, scheduled, failed, the colleague and a number, the shortcut, the reply;
+    # nothing for mallory, #4 or after the STOP
+    assert len(posts) == 8
     assert "Yes, 10am works" in posts[-1]
 
 

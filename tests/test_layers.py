@@ -9,8 +9,8 @@ function counts too) and checked against the layers:
     edges      bot.slack, bot.sipgate, bot.store     core (through its façade), base,
                                                      settings; never another edge
     sandbox    bot.sandbox                           anything; only the demo imports it
-    root       bot.app, bot.check, bot.demo, bot.login,
-               bot.__main__                          anything (they wire the rest)
+    root       bot.app, bot.check, bot.demo, bot.login,    anything (they wire the rest)
+               bot.export, bot.__main__
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("slack_bolt", "slack_sdk", "aiohttp", "sqlalchemy", "asyncpg", "yarl")
 EDGES = ("bot.slack", "bot.sipgate", "bot.store")
 BASE = ("bot.logs", "bot.metrics")
-ROOTS = ("bot", "bot.__main__", "bot.app", "bot.check", "bot.demo", "bot.login")
+ROOTS = ("bot", "bot.__main__", "bot.app", "bot.check", "bot.demo", "bot.export", "bot.login")
 
 
 @cache

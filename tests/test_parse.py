@@ -3,7 +3,7 @@
 import phonenumbers
 import pytest
 
-from bot.core import NumberProblem, parse_number
+from bot.core import NumberProblem, PhoneNumber, parse_number
 from bot.slack.markup import unescape_slack
 from bot.slack.parse import (
     BadNumber,
@@ -11,18 +11,21 @@ from bot.slack.parse import (
     CancelNeedsId,
     CommaBeforeMessage,
     ComposeCommand,
+    ExportCommand,
+    ExportDays,
     HelpCommand,
     ListCommand,
     ListTakesNothing,
+    Mention,
     MessageMissing,
     NoNumberFirst,
     NumberEndUnclear,
     SendCommand,
     parse_command,
-    read_recipients,
     request_id,
 )
 from bot.slack.texts import compose_problem
+from bot.slack.to_field import read_recipients
 
 
 def problem_text(command: object) -> str:
@@ -33,7 +36,9 @@ def problem_text(command: object) -> str:
 
 def e164s(command: object) -> list[str]:
     assert isinstance(command, SendCommand)
-    return [number.e164 for number in command.recipients]
+    numbers = [number for number in command.recipients if isinstance(number, PhoneNumber)]
+    assert len(numbers) == len(command.recipients)
+    return [number.e164 for number in numbers]
 
 
 # --- keywords ---------------------------------------------------------------------------------
@@ -150,10 +155,29 @@ def test_lone_dash_after_the_number_belongs_to_the_message() -> None:
     assert command.message == "- bin gleich da"
 
 
-def test_message_with_markup_is_kept_as_typed() -> None:
-    command = parse_command("+4915112345678 <!channel> & <http://x|y>", "DE")
+# With ``should_escape: true`` Slack sends what was typed with & < > as entities and mentions,
+# channels and links as <…>; the SMS carries what was typed.
+@pytest.mark.parametrize(
+    ("arrives", "typed"),
+    [
+        ("Tom &amp; Jerry", "Tom & Jerry"),
+        ("a &lt; b &gt; c", "a < b > c"),
+        ("&lt;!channel&gt; as text", "<!channel> as text"),
+        ("&amp;lt; stays", "&lt; stays"),
+        ("see <https://example.com/a?b=1&amp;c=2>", "see https://example.com/a?b=1&c=2"),
+        ("see <http://example.com|example.com> now", "see example.com now"),
+        ("see <https://x.test/p|the plan>", "see the plan"),
+        ("mail <mailto:a@b.test|a@b.test>", "mail a@b.test"),
+        ("ask <@U123ABC|anna> first", "ask @anna first"),
+        ("<!here> and <!channel> and <!everyone>", "@here and @channel and @everyone"),
+        ("in <#C123ABC|support>", "in #support"),
+        ("team <!subteam^S123ABC|@oncall>", "team @oncall"),
+    ],
+)
+def test_the_message_reaches_sipgate_as_typed(arrives: str, typed: str) -> None:
+    command = parse_command(f"+4915112345678 {arrives}", "DE")
     assert isinstance(command, SendCommand)
-    assert command.message == "<!channel> & <http://x|y>"
+    assert command.message == typed
 
 
 # --- several recipients -----------------------------------------------------------------------
@@ -355,3 +379,69 @@ def test_to_field_names_every_unreadable_number() -> None:
 def test_unescape_slack_gives_back_what_was_typed() -> None:
     assert unescape_slack("a &lt;b&gt; &amp; c") == "a <b> & c"
     assert unescape_slack("&amp;lt;") == "&lt;"
+
+
+# --- colleagues by mention, list all, export ---------------------------------------------------
+
+ANNA = Mention("U0ANNA", "anna")
+
+
+def test_a_mentioned_colleague_is_a_recipient() -> None:
+    command = parse_command("<@U0ANNA|anna> Please call the customer", "DE")
+    assert command == SendCommand((ANNA,), "Please call the customer")
+
+
+def test_mentions_and_numbers_mix_in_the_order_typed() -> None:
+    command = parse_command("<@U0ANNA|anna>, +49 151 12345678, <@U0BEN|ben> Call &amp; go", "DE")
+    assert isinstance(command, SendCommand)
+    assert command.recipients == (
+        ANNA,
+        parse_number("+4915112345678", "DE"),
+        Mention("U0BEN", "ben"),
+    )
+    assert command.mentions == (ANNA, Mention("U0BEN", "ben"))
+    assert command.message == "Call & go"
+
+
+def test_a_colleague_named_twice_is_texted_once() -> None:
+    command = parse_command("<@U0ANNA|anna>, <@U0ANNA|anna> hi", "DE")
+    assert command == SendCommand((ANNA,), "hi")
+
+
+def test_a_mention_without_a_name_is_named_by_its_id() -> None:
+    assert parse_command("<@U0ANNA> hi", "DE") == SendCommand((Mention("U0ANNA", "U0ANNA"),), "hi")
+
+
+def test_a_mention_without_a_message_opens_the_form_naming_the_colleague() -> None:
+    command = parse_command("+49 151 12345678, <@U0ANNA|anna>", "DE")
+    assert command == ComposeCommand(
+        "+49 151 12345678, @anna", "", MessageMissing(), mentions=(ANNA,)
+    )
+
+
+def test_a_bad_number_next_to_a_mention_opens_the_form_keeping_both() -> None:
+    command = parse_command("<@U0ANNA|anna>, 0170 12 hi", "DE")
+    assert isinstance(command, ComposeCommand)
+    assert command.to == "@anna, 0170 12"
+    assert command.mentions == (ANNA,)
+
+
+def test_a_mention_inside_the_message_is_text() -> None:
+    command = parse_command("+4915112345678 ask <@U0ANNA|anna>", "DE")
+    assert command == SendCommand((parse_number("+4915112345678", "DE"),), "ask @anna")
+
+
+@pytest.mark.parametrize(("typed", "everyone"), [("list", False), ("list all", True),
+                                                 ("LIST All", True)])  # fmt: skip
+def test_list_and_list_all(typed: str, everyone: bool) -> None:
+    assert parse_command(typed, "DE") == ListCommand(everyone)
+
+
+@pytest.mark.parametrize(("typed", "days"), [("export", 30), ("export 7", 7), ("Export 366", 366)])
+def test_export_takes_days(typed: str, days: int) -> None:
+    assert parse_command(typed, "DE") == ExportCommand(days)
+
+
+@pytest.mark.parametrize("days", ["0", "367", "1000000", "x", "7 days", "-3", "١٢"])
+def test_export_refuses_other_days(days: str) -> None:
+    assert parse_command(f"export {days}", "DE") == HelpCommand(ExportDays(days))

@@ -8,6 +8,7 @@ from bot.core import GSM7_BASIC, GSM7_EXTENSION, count_segments, parse_number
 from bot.slack.parse import (
     CancelCommand,
     ComposeCommand,
+    ExportCommand,
     HelpCommand,
     ListCommand,
     SendCommand,
@@ -16,7 +17,7 @@ from bot.slack.parse import (
 from bot.slack.texts import escape_mrkdwn
 
 FAST = settings(max_examples=200, deadline=None)
-COMMANDS = (HelpCommand, ListCommand, CancelCommand, ComposeCommand, SendCommand)
+COMMANDS = (HelpCommand, ListCommand, CancelCommand, ComposeCommand, SendCommand, ExportCommand)
 MOBILE_PREFIXES = ("151", "152", "157", "160", "162", "163", "170", "171", "172", "175", "176")
 
 # Text that hits the parser's corners: digits, separators, commas, tel links, letters, keywords.
@@ -50,6 +51,12 @@ TRICKY = st.lists(
             "cancel",
             "help",
             "list",
+            "export",
+            "all",
+            "<@U1|anna>",
+            "<@U2>",
+            "&amp;",
+            "<https://x.test|x>",
             "#",
             "€",
             "👍",
@@ -104,7 +111,7 @@ def test_number_then_message_is_a_send(mobile: tuple[str, str], message: str) ->
     e164, national = mobile
     command = parse_command(f"+49 {national} {message}", "DE")
     assert isinstance(command, SendCommand)
-    assert [number.e164 for number in command.recipients] == [e164]
+    assert command.recipients == (parse_number(e164, "DE"),)
     assert command.message == message
 
 

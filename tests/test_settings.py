@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from bot.core import Scheduler
@@ -241,6 +243,10 @@ def test_check_mode_skips_the_service_requirements() -> None:
         ("SIPGATE_API_URL", "ftp://api.sipgate.com"),
         ("LOG_LEVEL", "LOUD"),
         ("SMS_ADMINS", "bob"),
+        ("SIPGATE_LOW_BALANCE", "-5"),
+        ("SIPGATE_LOW_BALANCE", "five euros"),
+        ("SIPGATE_LOW_BALANCE", "0.00001"),
+        ("SIPGATE_LOW_BALANCE", "NaN"),
     ],
 )
 def test_bad_values_are_refused_by_name(name: str, value: str) -> None:
@@ -330,3 +336,15 @@ def test_half_an_oauth_client_is_refused(half: str) -> None:
     problems = problems_of(**OAUTH, **{half: "x"})
 
     assert any("must be set together" in problem for problem in problems)
+
+
+@pytest.mark.parametrize(
+    ("raw", "amount"),
+    [("5", Decimal(5)), ("12.50", Decimal("12.5")), ("3,75", Decimal("3.75")), ("0", Decimal(0))],
+)
+def test_the_low_balance_is_an_amount_in_the_account_s_currency(raw: str, amount: Decimal) -> None:
+    assert load_settings({**MINIMAL, "SIPGATE_LOW_BALANCE": raw}).sipgate_low_balance == amount
+
+
+def test_without_a_low_balance_there_is_no_warning() -> None:
+    assert load_settings(MINIMAL).sipgate_low_balance is None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.core import SmsExtension
+from bot.core import Balance, SmsExtension
 from bot.sipgate import (
     SipgateAuth,
     SipgateAuthError,
@@ -24,10 +24,12 @@ from bot.sipgate import (
     SipgateUnreachable,
     SipgateUnreadable,
     Userinfo,
+    build_balance,
     build_send_sms,
     build_sms_extensions,
     build_userinfo,
     decipher,
+    parse_balance,
     parse_sms_extensions,
     parse_userinfo,
 )
@@ -253,3 +255,28 @@ def test_datetime_in_utc_matches_epoch() -> None:
     request = build_send_sms("s0", "+4915112345678", "x", when, PAT)
     assert request.json is not None
     assert request.json["sendAt"] == int(when.timestamp())
+
+
+# -- balance ------------------------------------------------------------------------------
+
+
+def test_balance_is_a_get_of_balance() -> None:
+    request = build_balance(PAT)
+    assert (request.method, request.path, request.body()) == ("GET", "/balance", None)
+    assert request.headers["Authorization"] == PAT.header()
+
+
+def test_parse_balance_reads_ten_thousandths_and_the_currency() -> None:
+    balance = parse_balance(b'{"amount": 35000, "currency": "EUR"}')
+    assert balance == Balance(35000, "EUR")
+    assert str(balance.amount) == "3.5"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'{"amount": "35000", "currency": "EUR"}', b'{"amount": 3.5, "currency": "EUR"}',
+     b'{"amount": true, "currency": "EUR"}', b'{"amount": 35000}', b"not json"],
+)  # fmt: skip
+def test_parse_balance_refuses_malformed(body: bytes) -> None:
+    with pytest.raises(SipgateUnreadable):
+        parse_balance(body)

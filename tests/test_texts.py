@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.core import (
+    Balance,
     CancelOutcome,
     CancelResult,
     Decision,
@@ -16,7 +18,9 @@ from bot.core import (
     Field,
     ForeignNumbers,
     InThePast,
+    Listing,
     NoRecipients,
+    NumberError,
     NumberProblem,
     OverLimit,
     Reason,
@@ -40,6 +44,7 @@ from bot.slack.parse import (
     ListTakesNothing,
     MessageMissing,
     NoNumberFirst,
+    NoProfileNumber,
     NotAnId,
     NumberEndUnclear,
 )
@@ -47,6 +52,7 @@ from bot.slack.texts import (
     CANCEL_ACTION,
     SlackMessage,
     StatusView,
+    balance_line,
     cancel_text,
     cancelled_reply,
     compose_problem,
@@ -54,12 +60,17 @@ from bot.slack.texts import (
     dm_update,
     explain,
     explain_failure,
+    export_done,
+    export_title,
     extension_label,
     fallback_summary,
     format_time,
     help_text,
+    list_all_text,
     list_text,
+    low_balance_warning,
     missed_reply,
+    no_profile_number,
     outcome_reply,
     over_limit_text,
     overall,
@@ -70,6 +81,7 @@ from bot.slack.texts import (
     sender_label,
     state_line,
     status_message,
+    to_problem,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -500,7 +512,7 @@ def test_compose_problem(problem: ComposeProblem, text: str) -> None:
 
 
 def test_help_problems() -> None:
-    assert help_text(ListTakesNothing()).startswith("⚠️ “list” takes nothing after it\n")
+    assert help_text(ListTakesNothing()).startswith("⚠️ “list” takes nothing after it but “all”\n")
     assert "“/sms cancel 12”" in help_text(CancelNeedsId()).splitlines()[0]
 
 
@@ -513,3 +525,72 @@ def test_extension_labels() -> None:
     assert extension_label(support) == "Support · +4915799912345 (s1)"
     assert extension_label(bare) == "s0"
     assert len(extension_label(SmsExtension("s2", "x" * 100, ""))) == 75
+
+
+# --- colleagues, everyone's list, the export, the balance ----------------------------------------
+
+
+def test_a_colleague_is_shown_by_name_and_number() -> None:
+    anna = send(label="@anna")
+
+    assert state_line(anna, "s0") == "✅ @anna (+49 1511 2345678): accepted by sipgate"
+    message = status_message(request(anna, send("+491701234567", id=2)), VIEW)
+    assert "to @anna (+49 1511 2345678), +49 170 1234567" in message.text
+
+
+def test_a_colleague_s_label_is_escaped_where_slack_parses_markup() -> None:
+    line = state_line(send(label="@<!here>"), "s0")
+
+    assert "<!here>" not in line
+    assert "@&lt;!here&gt;" in line
+
+
+def test_colleagues_without_a_number_are_named() -> None:
+    assert no_profile_number(["@anna"]) == "@anna has no valid phone number in their Slack profile"
+    assert no_profile_number(["@anna", "@ben"]) == (
+        "@anna, @ben have no valid phone number in their Slack profiles"
+    )
+    assert compose_problem(NoProfileNumber(("@anna",))) == no_profile_number(["@anna"])
+
+
+def test_the_to_field_names_bad_numbers_and_colleagues_without_one() -> None:
+    bad = NumberError("0170 12", NumberProblem.INVALID)
+
+    assert to_problem([bad], ["@ben"]) == (
+        "“0170 12” is not a valid phone number @ben has no valid phone number in their Slack"
+        " profile: type their number instead."
+    )
+
+
+def test_everyone_s_list_names_who_asked_and_how_many_more_wait() -> None:
+    waiting = request(send(state=State.SCHEDULED), send_at=WINTER, message=NASTY)
+    done = request(send(), id=8, user_id="U_BOB")
+
+    text = list_all_text(Listing((waiting, done), more_scheduled=4), BERLIN)
+
+    assert text.splitlines()[0] == "*Everyone's scheduled SMS*"
+    assert "`#7` Tue 24 Nov 2026, 15:00 CET <@U_ALICE> →" in text
+    assert "…and 4 more" in text
+    assert "`#8` Tue 24 Nov 2026, 15:00 CET <@U_BOB> →" in text.split("*Everyone's latest SMS*")[1]
+    assert_no_raw_markup(text)
+
+
+def test_a_long_list_of_everyone_is_cut_to_fit_a_message() -> None:
+    many = tuple(request(send(), id=i, message="x" * 40) for i in range(300))
+
+    text = list_all_text(Listing(many), BERLIN)
+
+    assert len(text) <= 4000
+    assert text.splitlines()[-1].startswith("…and ")
+
+
+def test_the_export_and_balance_words() -> None:
+    assert (
+        export_done(1, 30)
+        == "📄 The export of the last 30 days (1 row) is in your DM with the bot."
+    )
+    assert "(2 rows)" in export_done(2, 7)
+    assert export_title(366) == "SMS audit export, last 366 days"
+    warning = low_balance_warning(Balance(35000, "EUR"), Decimal(5))
+    assert warning.text.startswith("⚠️ The sipgate balance is 3.50 EUR, below 5.00 EUR")
+    assert balance_line(Balance(35000, "EUR")) == "*sipgate balance:* 3.50 EUR"

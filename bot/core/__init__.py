@@ -6,6 +6,25 @@ its ports; other packages import it through this façade.
 """
 
 from bot.core.access import AccessPolicy, AccessRules, Decision
+from bot.core.audit import (
+    COLUMNS,
+    DEFAULT_DAYS,
+    MAX_DAYS,
+    Export,
+    ExportFormat,
+    between_dates,
+    formula_safe,
+    last_days,
+    utc_text,
+)
+from bot.core.balance import (
+    Balance,
+    BalanceAlert,
+    BalancePorts,
+    BalanceReader,
+    BalanceWatch,
+    is_low,
+)
 from bot.core.errors import (
     DENIED_KIND,
     INTERRUPTED_KIND,
@@ -18,6 +37,8 @@ from bot.core.inbox import InboxPoller, InboxRules
 from bot.core.leases import LeaseKeeper
 from bot.core.model import (
     UNCOUNTED_STATES,
+    AuditPeriod,
+    AuditRow,
     CancelOutcome,
     CancelResult,
     Clock,
@@ -26,6 +47,7 @@ from bot.core.model import (
     Event,
     Inbound,
     IncomingSms,
+    Listing,
     OAuthTokens,
     Opened,
     OpenResult,
@@ -42,6 +64,7 @@ from bot.core.model import (
     StatusKind,
     StatusPost,
     Usage,
+    UserCounts,
     require_aware,
     utc_now,
 )
@@ -98,16 +121,26 @@ from bot.core.sending import (
 from bot.core.work import WorkTracker
 
 __all__ = [
+    "COLUMNS",
+    "DEFAULT_DAYS",
     "DENIED_KIND",
     "GSM7_BASIC",
     "GSM7_EXTENSION",
     "INTERRUPTED_KIND",
+    "MAX_DAYS",
     "NUMBER_CHARS",
     "OPTED_OUT",
     "UNCOUNTED_STATES",
     "AccessPolicy",
     "AccessRules",
     "Ask",
+    "AuditPeriod",
+    "AuditRow",
+    "Balance",
+    "BalanceAlert",
+    "BalancePorts",
+    "BalanceReader",
+    "BalanceWatch",
     "CancelOutcome",
     "CancelResult",
     "Clock",
@@ -117,6 +150,8 @@ __all__ = [
     "Duplicate",
     "EmptyMessage",
     "Event",
+    "Export",
+    "ExportFormat",
     "Field",
     "ForeignNumbers",
     "GroupMembers",
@@ -130,6 +165,7 @@ __all__ = [
     "LeaseKeeper",
     "Ledger",
     "LedgerUnavailable",
+    "Listing",
     "NoRecipients",
     "NoSender",
     "NotStored",
@@ -173,11 +209,16 @@ __all__ = [
     "TooLong",
     "TooManyRecipients",
     "Usage",
+    "UserCounts",
     "WorkTracker",
+    "between_dates",
     "check_request",
     "count_segments",
     "display_number",
     "distinct",
+    "formula_safe",
+    "is_low",
+    "last_days",
     "opt_keyword",
     "opt_of",
     "opted_out_refusal",
@@ -185,4 +226,5 @@ __all__ = [
     "parse_number",
     "require_aware",
     "utc_now",
+    "utc_text",
 ]

@@ -55,6 +55,11 @@ class AccessPolicy:
             )
         return decision
 
+    async def look(self, user_id: str, channel_id: str) -> Decision:
+        """What ``check`` would decide, without logging it: a look (the home tab), not an
+        attempt to send."""
+        return await self._decide(user_id, channel_id)
+
     async def _decide(self, user_id: str, channel_id: str) -> Decision:
         rules = self.rules
         if rules.channels and channel_id not in rules.channels:

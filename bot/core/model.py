@@ -16,7 +16,7 @@ retries it, the requester is asked to check before resending.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -115,6 +115,7 @@ class RequestDraft:
     scheduler: Scheduler = Scheduler.BOT
     origin: OriginKind = OriginKind.COMMAND
     thread_ts: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)  # E.164 → who it is ("@anna")
 
     @property
     def held_by_bot(self) -> bool:
@@ -133,6 +134,7 @@ class SendRecord:
     sipgate_status: int | None = None
     error_kind: str | None = None
     updated_at: datetime | None = None
+    label: str | None = None  # who the number belongs to, when named so ("@anna")
 
 
 @dataclass(frozen=True)
@@ -319,3 +321,58 @@ class OptOut:
     since: datetime
     how: str
     by: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditPeriod:
+    """Requests created from ``start`` up to ``end`` (exclusive; None: up to now)."""
+
+    start: datetime
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        require_aware(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One recipient of one request, as the audit export shows it.
+
+    ``recipient`` is E.164, or the number as typed for a denied request that named one the bot
+    could not read. ``status_delivery``: ``undelivered`` when a status post of the request was
+    given up, ``pending`` while one waits, ``delivered``; None for a request with no status.
+    """
+
+    request_id: int
+    send_id: int
+    created_at: datetime
+    user_id: str
+    channel_id: str
+    origin: OriginKind
+    recipient: str
+    state: State
+    sipgate_status: int | None
+    error_kind: str | None
+    scheduled_for: datetime | None
+    finished_at: datetime | None
+    segments: int
+    message: str = field(repr=False)
+    status_delivery: str | None = None
+
+
+@dataclass(frozen=True)
+class UserCounts:
+    """How many SMS a user requested in the last 24 hours and the last 30 days."""
+
+    user_id: str
+    day: int
+    month: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Requests to list (scheduled first, soonest first; then the latest), and how many
+    scheduled ones were left out."""
+
+    requests: tuple[SmsRequest, ...]
+    more_scheduled: int = 0

@@ -20,12 +20,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.core.model import (
+    AuditPeriod,
+    AuditRow,
     CancelResult,
     Conversation,
     Duplicate,
     Event,
     Inbound,
     IncomingSms,
+    Listing,
     OAuthTokens,
     OpenResult,
     OptOut,
@@ -35,6 +38,7 @@ from bot.core.model import (
     State,
     StatusPost,
     Usage,
+    UserCounts,
 )
 from bot.core.optout import Opt
 
@@ -107,6 +111,37 @@ class Ledger(Protocol):
 
     async def pending_count(self) -> int:
         """How many sends are ``scheduled`` (the scheduler backlog)."""
+        ...
+
+    # --- what people and admins look at ------------------------------------------------------
+
+    async def usage(self, user_id: str, now: datetime) -> Usage:
+        """The SMS the user requested in the rolling hour before ``now`` (the hourly limit)."""
+        ...
+
+    async def list_everyone(self, *, recent: int, scheduled: int) -> Listing:
+        """Everyone's requests: up to ``scheduled`` still scheduled (soonest first), then the
+        ``recent`` latest others (with ``scheduled`` 0: the ``recent`` latest of all)."""
+        ...
+
+    async def counts_by_user(self, now: datetime) -> list[UserCounts]:
+        """SMS per user requested in the last 24 h and 30 days (denied, cancelled and missed
+        ones do not count), most in 30 days first."""
+        ...
+
+    async def opt_out_count(self) -> int:
+        """How many numbers are on the opt-out list."""
+        ...
+
+    async def audit_rows(
+        self, period: AuditPeriod, *, after: int | None, limit: int
+    ) -> list[AuditRow]:
+        """The export rows (one per send) of the next ``limit`` requests created in
+        ``period`` after request ``after``, ordered by request and send id."""
+        ...
+
+    async def set_flag(self, key: str, value: str) -> bool:
+        """Set a durable flag; True only for the one caller that changed its value."""
         ...
 
     async def history(self, request_id: int) -> list[Event]:

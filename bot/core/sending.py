@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.access import AccessPolicy, Decision
+from bot.core.balance import BalanceWatch
 from bot.core.errors import (
     DENIED_KIND,
     INTERRUPTED_KIND,
@@ -49,6 +50,8 @@ from bot.metrics import METRICS
 
 log = logging.getLogger(__name__)
 
+RECIPIENT_CHARS = 32  # the ledger keeps a recipient in at most this many characters
+
 
 @dataclass(frozen=True)
 class SendRules:
@@ -61,12 +64,18 @@ class SendRules:
 
 @dataclass(frozen=True)
 class Ask:
-    """What someone asks for: these recipients, this text, now or at ``send_at``."""
+    """What someone asks for: these recipients, this text, now or at ``send_at``.
+
+    ``labels``: who a number belongs to when it was named so (E.164 → ``@anna``).
+    ``unreadable``: recipients as typed that are no number; only a denial records them.
+    """
 
     origin: Origin
     recipients: tuple[PhoneNumber, ...]
-    message: str = dataclasses.field(repr=False)
+    message: str = field(repr=False)
     send_at: datetime | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class SendService:
         rules: SendRules,
         clock: Clock,
         opt_outs: OptOutList,
+        balance: BalanceWatch | None = None,
     ) -> None:
         self.ledger = ledger
         self.opt_outs = opt_outs
@@ -113,6 +123,7 @@ class SendService:
         self.senders = senders
         self.rules = rules
         self.clock = clock
+        self.balance = balance
         self._gateway = gateway
         self._in_flight: dict[int, SmsRequest] = {}
 
@@ -123,7 +134,7 @@ class SendService:
         origin = ask.origin
         decision = await self.access.check(origin.user_id, origin.channel_id)
         if not decision.allowed:
-            await self.deny(self.draft(ask, ""), decision)
+            await self.deny(ask, decision)
             return Denied(decision)
         refusals = await self.refusals(ask)
         if refusals:
@@ -166,15 +177,19 @@ class SendService:
             scheduler=self.rules.scheduler,
             origin=origin.kind,
             thread_ts=origin.thread_ts,
+            labels=ask.labels,
         )
 
-    async def deny(self, draft: RequestDraft, decision: Decision) -> None:
-        """Record a refused attempt.
+    async def deny(self, ask: Ask, decision: Decision) -> None:
+        """Record a refused attempt: one send per number it named, as typed if unreadable.
 
-        The ledger keeps one send per recipient, so an attempt without any readable number
-        (``/sms`` opening the modal) cannot be stored; the access policy has logged it.
+        The ledger keeps one send per recipient, so an attempt that named nobody (``/sms``
+        opening the modal) cannot be stored; the access policy has logged it.
         """
-        if draft.recipients:
+        draft = self.draft(ask, "")
+        named = (*draft.recipients, *(typed[:RECIPIENT_CHARS] for typed in ask.unreadable))
+        if named:
+            draft = dataclasses.replace(draft, recipients=tuple(dict.fromkeys(named)))
             await self.ledger.record_denied(draft, decision.value)
 
     async def submit(self, draft: RequestDraft) -> OpenResult:
@@ -197,11 +212,16 @@ class SendService:
                 await self._send_all(request)
         return result
 
+    def _sent(self) -> None:
+        if self.balance is not None:
+            self.balance.sent()
+
     # --- sending -----------------------------------------------------------------------------
 
     async def _send_all(self, request: SmsRequest) -> SmsRequest:
         """Send every ``sending`` send of the request once; the request with new states."""
         sends = await asyncio.gather(*(self._send_one(request, s) for s in request.sends))
+        self._sent()  # may start a balance check, in the background
         return dataclasses.replace(request, sends=tuple(sends))
 
     async def _send_one(self, request: SmsRequest, send: SendRecord) -> SendRecord:

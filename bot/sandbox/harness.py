@@ -23,11 +23,18 @@ from bot.core import Clock, Ledger, SendScheduler, utc_now
 from bot.sandbox.sipgate import FakeSipgate
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack_api import Message
-from bot.sandbox.slack_events import JSON_CONTENT_TYPE, event_body, retry_headers
+from bot.sandbox.slack_events import (
+    JSON_CONTENT_TYPE,
+    app_home_opened_event,
+    event_body,
+    event_callback,
+    retry_headers,
+)
 from bot.sandbox.slack_requests import (
     FORM_CONTENT_TYPE,
     block_actions_payload,
     form_body,
+    home_actions_payload,
     interactive_body,
     message_shortcut_payload,
     modal_state,
@@ -283,6 +290,27 @@ class Sandbox:
             trigger_id=trigger_id or self.slack.new_trigger_id(user),
         )
         return interactive_body(payload)
+
+    def home_click_body(
+        self, action_id: str, value: str, *, user: str = "U_ALICE", trigger_id: str | None = None
+    ) -> str:
+        """``user`` clicks a button of the home tab the bot last published for them."""
+        published = [p for p in self.slack.published if p.user == user]
+        if not published:
+            raise AssertionError(f"no home tab was published for {user}")
+        payload = home_actions_payload(
+            action_id=action_id,
+            value=value,
+            view=published[-1].view,
+            view_id=published[-1].view_id,
+            user_id=user,
+            trigger_id=trigger_id or self.slack.new_trigger_id(user),
+        )
+        return interactive_body(payload)
+
+    async def open_home(self, user: str = "U_ALICE", *, tab: str = "home") -> BoltResponse:
+        """``user`` opens the app's Home (its ``tab``)."""
+        return await self.deliver(event_callback(app_home_opened_event(user=user, tab=tab)))
 
     async def command(self, text: str, **kwargs: Any) -> BoltResponse:
         return await self.dispatch(self.command_body(text, **kwargs))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
@@ -48,14 +49,25 @@ from bot.sandbox.slack_api import (
     updated_message,
     view_json,
 )
+from bot.sandbox.slack_files import FileUploads, Upload
 from bot.sandbox.slack_requests import BOT_ID, BOT_USER_ID, TEAM_ID, new_trigger_id
 from bot.sandbox.slack_workspace import ResponseUrl, Workspace
+from bot.sandbox.transcript import home_tab
 from bot.sandbox.waiting import poll_until
 
 Answer = tuple[int, JsonDict, Mapping[str, str]]  # HTTP status, JSON body, headers
 
 RESPONSE_URL_USES = 5  # Slack: a response_url works 5 times (within 30 minutes)
 SHUTDOWN_TIMEOUT = 1.0  # close() waits this long for answers still in flight
+
+
+@dataclass(frozen=True)
+class Published:
+    """One ``views.publish``: the home tab ``view`` shown to ``user``."""
+
+    user: str
+    view: JsonDict
+    view_id: str
 
 
 class FakeSlack:
@@ -73,6 +85,8 @@ class FakeSlack:
         self.usergroups = {group: list(ids) for group, ids in (usergroups or {}).items()}
         self.calls: list[ApiCall] = []
         self.workspace = Workspace()
+        self.published: list[Published] = []
+        self.files = FileUploads(self.workspace, lambda: self.origin, self.writable_channel)
         self.handlers: dict[str, Handler] = self._default_handlers()
         self._triggers_used: set[str] = set()
         self._trigger_users: dict[str, str] = {}
@@ -89,7 +103,11 @@ class FakeSlack:
             "chat.postEphemeral": self._chat_post_ephemeral,
             "views.open": self._views_open,
             "users.info": self._users_info,
+            "users.profile.get": self._users_profile_get,
             "usergroups.users.list": self._usergroups_users_list,
+            "views.publish": self._views_publish,
+            "conversations.open": self._conversations_open,
+            **self.files.handlers(),
         }
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -104,6 +122,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._serve_api)
         app.router.add_post("/response/{key}", self._serve_response)
+        self.files.add_routes(app)
         return app
 
     async def close(self) -> None:
@@ -190,6 +209,21 @@ class FakeSlack:
     @property
     def ephemerals(self) -> list[Ephemeral]:
         return self.workspace.ephemerals
+
+    @property
+    def uploads(self) -> dict[str, Upload]:
+        """Every file uploaded, by file id."""
+        return self.files.uploads
+
+    def home(self, user: str) -> JsonDict | None:
+        """The home tab ``user`` sees now (the last view published for them)."""
+        views = [published.view for published in self.published if published.user == user]
+        return views[-1] if views else None
+
+    def home_text(self, user: str) -> str:
+        """The home tab ``user`` sees now, as text (as the transcript renders messages)."""
+        view = self.home(user)
+        return "" if view is None else home_tab(view, user, self.names())
 
     def calls_to(self, method: str) -> list[ApiCall]:
         """Every call of ``method`` so far, in order."""
@@ -355,6 +389,33 @@ class FakeSlack:
         if user is None:
             raise ApiError("user_not_found")
         return {"user": user.info()}
+
+    def _users_profile_get(self, args: JsonDict) -> JsonDict:
+        user = self.users.get(str(args.get("user") or ""))
+        if user is None:
+            raise ApiError("user_not_found")
+        return {"profile": user.profile()}
+
+    def _views_publish(self, args: JsonDict) -> JsonDict:
+        user = str(args.get("user_id") or "")
+        if user not in self.users:
+            raise ApiError("user_not_found")
+        view = parse_view(args.get("view"))
+        if view.get("type") != "home":
+            raise ApiError("invalid_arguments")
+        earlier = [p.view_id for p in self.published if p.user == user]
+        view_id = earlier[0] if earlier else self.next_view_id()
+        self.published.append(Published(user, view, view_id))
+        return {"view": view_json(view_id, view)}
+
+    def _conversations_open(self, args: JsonDict) -> JsonDict:
+        ids = [uid.strip() for uid in str(args.get("users") or "").split(",") if uid.strip()]
+        if not ids:
+            raise ApiError("users_list_not_supplied")
+        if any(uid not in self.users for uid in ids):
+            raise ApiError("user_not_found")
+        channel = dm_channel(ids[0]) if len(ids) == 1 else "G_" + "_".join(sorted(ids))
+        return {"channel": {"id": channel}}
 
     def _usergroups_users_list(self, args: JsonDict) -> JsonDict:
         members = self.usergroups.get(str(args.get("usergroup") or ""))

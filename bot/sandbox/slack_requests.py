@@ -182,6 +182,32 @@ def block_actions_payload(
     return payload
 
 
+def home_actions_payload(
+    *,
+    action_id: str,
+    value: str,
+    view: Mapping[str, Any],
+    view_id: str,
+    user_id: str = "U_ALICE",
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A button click on the home tab ``view`` (as the bot published it): a view container,
+    no channel, no response_url."""
+    return {
+        "type": "block_actions",
+        "user": _user(user_id, TEAM_ID),
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {**view, "id": view_id, "team_id": TEAM_ID, "state": {"values": {}}},
+        "actions": [_button_action(action_id, value, "home")],
+    }
+
+
 def message_shortcut_payload(
     *,
     callback_id: str,

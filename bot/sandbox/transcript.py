@@ -196,6 +196,19 @@ def actions_text(block: JsonMap, names: Names) -> str:
     return " ".join(text for text in texts if text)
 
 
+DIVIDER = "────"
+
+
+def home_tab(view: JsonMap, viewer: str, names: Names) -> str:
+    """A published home tab as its viewer sees it, headed ``[home tab of alice]``; its
+    dividers as short rules."""
+    blocks = view.get("blocks") or ()
+    parts = (DIVIDER if b.get("type") == "divider" else block_text(b, names) for b in blocks)
+    body = "\n".join(part for part in parts if part)
+    lines = [INDENT + line if line else "" for line in body.split("\n")]
+    return "\n".join([f"[home tab of {names.get(viewer, viewer)}]", *lines])
+
+
 def image_text(block: JsonMap, names: Names) -> str:
     """An image block as ``[image: <alt text>]``."""
     return f"[image: {block.get('alt_text', '')}]"

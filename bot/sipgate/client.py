@@ -17,7 +17,7 @@ from types import TracebackType
 import aiohttp
 from yarl import URL
 
-from bot.core import Clock, IncomingSms, SmsExtension, TokenStore, utc_now
+from bot.core import Balance, Clock, IncomingSms, SmsExtension, TokenStore, utc_now
 from bot.logs import mask_number
 from bot.settings import Settings
 from bot.sipgate.errors import (
@@ -34,10 +34,12 @@ from bot.sipgate.protocol import (
     PreparedRequest,
     SipgateAuth,
     Userinfo,
+    build_balance,
     build_send_sms,
     build_sms_extensions,
     build_userinfo,
     decipher,
+    parse_balance,
     parse_sms_extensions,
     parse_userinfo,
 )
@@ -103,6 +105,10 @@ class SipgateClient:
         """The SMS extensions of ``user_id``, in sipgate's order."""
         body = await self._authorized(lambda auth: build_sms_extensions(user_id, auth))
         return parse_sms_extensions(body)
+
+    async def balance(self) -> Balance:
+        """The account balance (the core's ``BalanceReader``); 403 without ``balance:read``."""
+        return parse_balance(await self._read(build_balance))
 
     async def discover_extensions(self) -> list[SmsExtension]:
         """The extensions the credentials may send from; raises if there are none."""

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
-from bot.core import SmsExtension, require_aware
+from bot.core import Balance, SmsExtension, require_aware
 from bot.sipgate.errors import (
     SipgateAuthError,
     SipgateBalanceError,
@@ -30,19 +30,23 @@ from bot.sipgate.errors import (
 )
 
 __all__ = [
+    "BALANCE_PATH",
     "PreparedRequest",
     "SipgateAuth",
     "Userinfo",
+    "build_balance",
     "build_send_sms",
     "build_sms_extensions",
     "build_userinfo",
     "decipher",
+    "parse_balance",
     "parse_sms_extensions",
     "parse_userinfo",
 ]
 
 SEND_SMS_PATH = "/sessions/sms"
 USERINFO_PATH = "/authorization/userinfo"
+BALANCE_PATH = "/balance"
 
 
 @dataclass(frozen=True, repr=False)
@@ -143,6 +147,11 @@ def build_sms_extensions(user_id: str, auth: SipgateAuth) -> PreparedRequest:
     return PreparedRequest("GET", path, _headers(auth, with_body=False))
 
 
+def build_balance(auth: SipgateAuth) -> PreparedRequest:
+    """``GET /balance``: the account balance (scope ``balance:read``)."""
+    return PreparedRequest("GET", BALANCE_PATH, _headers(auth, with_body=False))
+
+
 def decipher(
     status: int, headers: Mapping[str, str], body: bytes, *, sms_id: str | None = None
 ) -> None:
@@ -202,6 +211,16 @@ def parse_sms_extensions(body: bytes) -> list[SmsExtension]:
     if not isinstance(items, list):
         raise SipgateUnreadable()
     return [_extension(item) for item in items]
+
+
+def parse_balance(body: bytes) -> Balance:
+    """Read a ``BalanceResponse``: ``amount`` (an integer, 1/10,000 of the currency) and
+    ``currency``; anything else is unreadable."""
+    data = _load_object(body)
+    amount, currency = data.get("amount"), _text(data, "currency")
+    if not isinstance(amount, int) or isinstance(amount, bool) or not currency:
+        raise SipgateUnreadable()
+    return Balance(amount, currency)
 
 
 def _extension(item: object) -> SmsExtension:

@@ -7,14 +7,15 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.context import SlackContext
 from bot.slack.conversations import register_conversations
-from bot.slack.handlers import SlackContext, register
+from bot.slack.handlers import register
 from bot.slack.payload import CheckedApp
 
 
 def create_app(ctx: SlackContext, client: AsyncWebClient) -> AsyncApp:
-    """An AsyncApp with ``/sms``, the compose modal, the Cancel and Reply buttons, and the
-    events of conversation threads."""
+    """An AsyncApp with ``/sms``, the compose modal, the buttons, the message shortcut, the
+    App Home and the events of conversation threads."""
     app = CheckedApp(
         client=client,
         signing_secret=ctx.settings.slack_signing_secret.value,

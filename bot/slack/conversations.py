@@ -24,10 +24,11 @@ from bot.core import (
     parse_number,
 )
 from bot.slack import texts
-from bot.slack.handlers import Listener, SlackContext, after_ack, open_compose, tell_outcome
-from bot.slack.markup import mentioned_users, readable, without_mention
-from bot.slack.parse import ComposeCommand
+from bot.slack.compose import Prefill, open_compose
+from bot.slack.context import Listener, SlackContext, after_ack, tell_outcome
+from bot.slack.markup import mentioned_users, readable_text, without_mention
 from bot.slack.payload import action_origin, action_value, event_origin
+from bot.slack.people import display_names
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ async def _open_reply(ctx: SlackContext, origin: Origin, value: str, trigger_id:
         return
     where = Origin(origin.interaction_key, origin.team_id, origin.user_id, found.channel_id,
                    origin.response_url, OriginKind.REPLY, found.thread_ts)  # fmt: skip
-    command = ComposeCommand(to=display_number(found.number))
-    await open_compose(ctx, where, command, trigger_id, OriginKind.REPLY)
+    await open_compose(ctx, where, Prefill(to=display_number(found.number)), trigger_id)
 
 
 def _on_mention(ctx: SlackContext) -> Listener:
@@ -135,5 +135,5 @@ async def _send(ctx: SlackContext, origin: Origin, found: Conversation, text: st
 async def _sms_text(ctx: SlackContext, text: str, bot_user: str) -> str:
     """What the person wrote, without the mention of the bot, as people read it."""
     mine = without_mention(text, bot_user) if bot_user else text
-    names = {user: await ctx.web.name_of(user) for user in mentioned_users(mine)}
-    return readable(mine, names).strip()
+    names = await display_names(ctx.web, mentioned_users(mine))
+    return readable_text(mine, names).strip()

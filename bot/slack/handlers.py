@@ -1,50 +1,39 @@
-"""The listeners: ``/sms`` (quick send, help, list, cancel), the Cancel button, the modal.
+"""The listeners: ``/sms``, the Cancel button, the compose form, "Send as SMS" on a message, and
+the App Home (opened, and its Compose, Cancel and Export buttons).
 
-Each listener acks first — the modal's only after validating, since its errors go back in
-the ack — then starts its work as a task (``after_ack``) and returns, so Bolt answers Slack at
-once. The work goes through the core's one send path.
+Each listener acks first — the form's only after validating, since its errors go back in the
+ack — then starts its work as a task (``after_ack``) and returns, so Bolt answers Slack at
+once. Sends go through the core's one send path.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import re
 from typing import Any, assert_never
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.core import (
-    Ask,
-    Denied,
-    Duplicate,
-    Field,
-    InboundLedger,
-    LedgerUnavailable,
-    NoSender,
-    NotStored,
-    NumberError,
-    Opened,
-    Origin,
-    OriginKind,
-    OverLimit,
-    Refused,
-    RequestOutcome,
-    SendFailure,
-    SendService,
-    Usage,
-    WorkTracker,
-    opted_out_refusal,
-    over_limit,
-    parse_number,
+from bot.core import Field, LedgerUnavailable, Origin
+from bot.slack import commands, texts
+from bot.slack.compose import (
+    Prefill,
+    check_submission,
+    open_compose,
+    open_from_command,
+    open_from_message,
+    submit,
 )
-from bot.logs import about_interaction
-from bot.settings import Settings
-from bot.slack import texts
+from bot.slack.context import Listener, SlackContext, after_ack
+from bot.slack.export import export_to_dm
+from bot.slack.home import CANCEL_ACTION, COMPOSE_ACTION, EXPORT_ACTION_PREFIX, EXPORT_DAYS
+from bot.slack.home_tab import publish_home
 from bot.slack.parse import (
     CancelCommand,
     Command,
     ComposeCommand,
+    ExportCommand,
     HelpCommand,
     ListCommand,
     NotAnId,
@@ -57,35 +46,15 @@ from bot.slack.payload import (
     action_origin,
     action_value,
     command_origin,
-    view_origin,
-    view_values,
+    home_origin,
+    shortcut_origin,
+    shortcut_text,
 )
-from bot.slack.views import (
-    CALLBACK_ID,
-    ComposeForm,
-    ModalMetadata,
-    Submission,
-    SubmissionRules,
-    compose_view,
-    decode_metadata,
-    read_submission,
-    readable_numbers,
-    typed_to_and_message,
-)
-from bot.slack.web import SlackWeb
+from bot.slack.views import CALLBACK_ID
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class SlackContext:
-    """What the listeners work with."""
-
-    settings: Settings
-    service: SendService
-    web: SlackWeb
-    tracker: WorkTracker
-    inbox: InboundLedger
+SHORTCUT_ID = "send_as_sms"  # the message shortcut's callback id (manifest.yml)
 
 
 def register(app: AsyncApp, ctx: SlackContext) -> None:
@@ -93,28 +62,14 @@ def register(app: AsyncApp, ctx: SlackContext) -> None:
     app.command("/sms")(_on_command(ctx))
     app.action(texts.CANCEL_ACTION)(_on_cancel_button(ctx))
     app.view(CALLBACK_ID)(_on_submit(ctx))
-
-
-def after_ack(ctx: SlackContext, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
-    """Start the work once the listener has acked; shutdown still waits for it."""
-    ctx.tracker.spawn(_guarded(ctx, origin, work))
-
-
-async def _guarded(ctx: SlackContext, origin: Origin, work: Callable[[], Awaitable[None]]) -> None:
-    """Run the work after ack; an unexpected failure is logged and told, never silent."""
-    try:
-        with about_interaction(origin.interaction_key):
-            await work()
-    except NotStored:
-        await ctx.web.tell(origin, texts.DATABASE_DOWN)
-    except Exception:
-        log.exception("request failed", extra={"interaction": origin.interaction_key})
-        await ctx.web.tell(origin, texts.SOMETHING_WRONG)
+    app.message_shortcut(SHORTCUT_ID)(_on_shortcut(ctx))
+    app.event("app_home_opened")(_on_home_opened(ctx))
+    app.action(COMPOSE_ACTION)(_on_home_compose(ctx))
+    app.action(CANCEL_ACTION)(_on_home_cancel(ctx))
+    app.action(re.compile(f"^{EXPORT_ACTION_PREFIX}[0-9]+$"))(_on_home_export(ctx))
 
 
 # --- /sms and the Cancel button --------------------------------------------------------------
-
-Listener = Callable[..., Awaitable[None]]
 
 
 def _on_command(ctx: SlackContext) -> Listener:
@@ -135,7 +90,7 @@ def _on_cancel_button(ctx: SlackContext) -> Listener:
     async def on_cancel_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         origin = action_origin(body)
-        after_ack(ctx, origin, lambda: cancel(ctx, origin, action_value(body)))
+        after_ack(ctx, origin, lambda: commands.cancel(ctx, origin, action_value(body)))
 
     return on_cancel_button
 
@@ -143,139 +98,30 @@ def _on_cancel_button(ctx: SlackContext) -> Listener:
 async def _dispatch(ctx: SlackContext, origin: Origin, command: Command, trigger_id: str) -> None:
     match command:
         case SendCommand():
-            await quick_send(ctx, origin, command)
+            await commands.quick_send(ctx, origin, command, trigger_id)
         case ComposeCommand():
-            await open_compose(ctx, origin, command, trigger_id)
-        case ListCommand():
-            await show_list(ctx, origin)
+            await open_from_command(ctx, origin, command, trigger_id)
+        case ListCommand(everyone):
+            await commands.show_list(ctx, origin, everyone=everyone)
         case CancelCommand(found):
-            await cancel(ctx, origin, str(found))
+            await commands.cancel(ctx, origin, str(found))
+        case ExportCommand(days):
+            await commands.export(ctx, origin, days)
         case OptOutCommand():
-            await opt_out(ctx, origin, command)
+            await commands.opt_out(ctx, origin, command)
         case HelpCommand():  # answered in the ack
             pass
         case _:
             assert_never(command)
 
 
-async def quick_send(ctx: SlackContext, origin: Origin, command: SendCommand) -> None:
-    """``/sms <numbers> <message>``: the whole send path, then tell what stopped it, if anything."""
-    ask = Ask(origin, command.recipients, command.message)
-    await tell_outcome(ctx, origin, await ctx.service.request(ask))
-
-
-async def tell_outcome(ctx: SlackContext, origin: Origin, outcome: RequestOutcome) -> None:
-    """Explain a request that did not open; an opened one reports in its thread."""
-    match outcome:
-        case Denied(decision):
-            await ctx.web.tell(origin, texts.denied_text(decision, ctx.settings.admins))
-        case Refused(refusals):
-            await ctx.web.tell(origin, texts.refusals_text(refusals))
-        case NoSender(failure):
-            await ctx.web.tell(origin, texts.nothing_sent(failure))
-        case OverLimit():
-            tz = await ctx.web.timezone(origin.user_id)
-            await ctx.web.tell(origin, texts.over_limit_text(outcome, tz))
-        case Opened() | Duplicate():
-            pass
-        case _:
-            assert_never(outcome)
-
-
-async def show_list(ctx: SlackContext, origin: Origin) -> None:
-    """``/sms list``: the caller's scheduled and latest requests."""
-    requests = await ctx.service.ledger.list_for_user(origin.user_id)
-    tz = await ctx.web.timezone(origin.user_id)
-    await ctx.web.tell(origin, texts.list_text(requests, tz))
-
-
-async def opt_out(ctx: SlackContext, origin: Origin, command: OptOutCommand) -> None:
-    """``/sms optout [add|remove <number>]``: the opt-out list, for admins only."""
-    if not ctx.service.access.is_admin(origin.user_id):
-        await ctx.web.tell(origin, texts.ADMINS_ONLY)
-        return
-    opt_outs = ctx.service.opt_outs
-    if command.action == "list":
-        tz = await ctx.web.timezone(origin.user_id)
-        await ctx.web.tell(origin, texts.opt_out_list(await opt_outs.opt_outs(), tz))
-        return
-    try:
-        number = parse_number(command.typed, ctx.settings.default_region).e164
-    except NumberError as error:
-        await ctx.web.tell(origin, texts.number_problem(error))
-        return
-    changed = await _change_opt_out(ctx, origin, command.action, number)
-    await ctx.web.tell(origin, texts.opt_out_changed(number, command.action, changed))
-
-
-async def _change_opt_out(ctx: SlackContext, origin: Origin, action: str, number: str) -> bool:
-    opt_outs = ctx.service.opt_outs
-    if action == "add":
-        return await opt_outs.opt_out(number, "admin", origin.user_id, ctx.service.clock())
-    return await opt_outs.opt_in(number)
-
-
-async def cancel(ctx: SlackContext, origin: Origin, typed_id: str) -> None:
-    """``/sms cancel <id>`` or the Cancel button: cancel if the caller may."""
-    found = request_id(typed_id)
-    if found is None:
-        await ctx.web.tell(origin, texts.help_text(NotAnId(typed_id)))
-        return
-    result = await ctx.service.cancel(found, origin.user_id)
-    await ctx.web.tell(origin, texts.cancel_text(result, found))
-
-
-# --- the compose modal -----------------------------------------------------------------------
-
-
-async def open_compose(
-    ctx: SlackContext,
-    origin: Origin,
-    command: ComposeCommand,
-    trigger_id: str,
-    kind: OriginKind = OriginKind.MODAL,
-) -> None:
-    """Open the modal (prefilled with what was understood), if the caller may send.
-
-    Its sends are of ``kind``; their status goes where ``origin`` says (its thread, if any).
-    """
-    service = ctx.service
-    decision = await service.access.check(origin.user_id, origin.channel_id)
-    if not decision.allowed:
-        numbers = readable_numbers(command.to, ctx.settings.default_region)
-        await _deny(ctx, Ask(origin, numbers, command.message), decision)
-        return
-    try:
-        extensions = await service.senders.extensions()
-    except SendFailure as failure:
-        await ctx.web.tell(origin, texts.form_cannot_open(failure))
-        return
-    form = ComposeForm(
-        ModalMetadata(origin.channel_id, origin.response_url, origin.thread_ts, kind),
-        extensions,
-        ctx.settings.max_length,
-        ctx.settings.schedule_max_days,
-        command.to,
-        command.message,
-        command.problem,
-    )
-    failure_code = await ctx.web.open_view(trigger_id, compose_view(form))
-    if failure_code is not None:
-        await ctx.web.tell(origin, texts.form_did_not_open(failure_code))
-
-
-async def _deny(ctx: SlackContext, ask: Ask, decision: Any) -> None:
-    await ctx.service.deny(ctx.service.draft(ask, ""), decision)
-    await ctx.web.tell(ask.origin, texts.denied_text(decision, ctx.settings.admins))
-
-
-Checked = tuple[Origin | None, dict[str, str], Submission | None]
+# --- the compose form and "Send as SMS" --------------------------------------------------------
 
 
 def _on_submit(ctx: SlackContext) -> Listener:
     async def on_submit(ack: AsyncAck, body: dict[str, Any]) -> None:
         try:
-            origin, errors, submission = await _check(ctx, body)
+            origin, errors, submission = await check_submission(ctx, body)
         except Exception as error:  # the answer is due within 3 s: an explanation, never a 500
             log.exception("submission could not be checked")
             trouble = texts.DATABASE_DOWN if isinstance(error, LedgerUnavailable) else None
@@ -289,63 +135,82 @@ def _on_submit(ctx: SlackContext) -> Listener:
             return
         await ack()
         if origin is not None and submission is not None:
-            after_ack(ctx, origin, lambda: _submit(ctx, origin, submission))
+            after_ack(ctx, origin, lambda: submit(ctx, origin, submission))
 
     return on_submit
 
 
-async def _check(ctx: SlackContext, body: dict[str, Any]) -> Checked:
-    """Validate a submission before the ack: the errors keyed by block id, if any."""
-    view = body.get("view") or {}
-    metadata = decode_metadata(view.get("private_metadata"))
-    if metadata is None or not view.get("id"):
-        return None, {Field.TO.value: texts.STALE_FORM}, None
-    origin = view_origin(
-        body, metadata.channel_id, metadata.response_url, metadata.kind, metadata.thread_ts
-    )
-    service = ctx.service
-    # One read answers both: seen before (checked before the hourly limit, which that very
-    # request may have used up), and how much of the limit is left.
-    admission = await service.ledger.admission(
-        origin.user_id, origin.interaction_key, service.clock()
-    )
-    if isinstance(admission, Duplicate):  # Slack delivered it again: ack, nothing else
-        return origin, {}, None
-    decision = await service.access.check(origin.user_id, origin.channel_id)
-    if not decision.allowed:
-        to, message = typed_to_and_message(view_values(body))
-        numbers = readable_numbers(to, ctx.settings.default_region)
-        await service.deny(service.draft(Ask(origin, numbers, message), ""), decision)
-        return origin, {Field.TO.value: texts.NOT_ALLOWED_HERE}, None
-    return await _read(ctx, origin, body, admission)
+def _on_shortcut(ctx: SlackContext) -> Listener:
+    async def on_shortcut(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        origin, text = shortcut_origin(body), shortcut_text(body)
+        trigger_id = str(body.get("trigger_id", ""))
+        after_ack(ctx, origin, lambda: open_from_message(ctx, origin, text, trigger_id))
+
+    return on_shortcut
 
 
-async def _read(ctx: SlackContext, origin: Origin, body: dict[str, Any], usage: Usage) -> Checked:
-    service = ctx.service
-    try:
-        extensions = await service.senders.extensions()
-    except SendFailure as failure:
-        return origin, {Field.TO.value: texts.explain_failure(failure)}, None
-    rules = SubmissionRules(
-        ctx.settings.default_region, service.rules.policy, extensions, service.clock()
-    )
-    result = read_submission(view_values(body), rules)
-    if not isinstance(result, Submission):
-        return origin, result, None
-    opted_out = opted_out_refusal(
-        result.recipients, await service.opt_outs.opted_out([n.e164 for n in result.recipients])
-    )
-    if opted_out is not None:
-        return origin, {Field.TO.value: texts.refusal_text(opted_out)}, None
-    refused = over_limit(usage, len(result.recipients), service.rules.hourly_limit)
-    if refused is None:
-        return origin, {}, result
-    tz = await ctx.web.timezone(origin.user_id)
-    return origin, {Field.TO.value: texts.over_limit_text(refused, tz)}, None
+# --- the App Home ------------------------------------------------------------------------------
 
 
-async def _submit(ctx: SlackContext, origin: Origin, submission: Submission) -> None:
-    service = ctx.service
-    ask = Ask(origin, submission.recipients, submission.message, submission.send_at)
-    result = await service.submit(service.draft(ask, submission.sms_id))
-    await tell_outcome(ctx, origin, result)  # over the limit: another request got in between
+def _on_home_opened(ctx: SlackContext) -> Listener:
+    async def on_home_opened(event: dict[str, Any]) -> None:
+        user = event.get("user")
+        if event.get("tab", "home") == "home" and isinstance(user, str) and user:
+            ctx.tracker.spawn(publish_home(ctx, user))
+
+    return on_home_opened
+
+
+def _on_home_compose(ctx: SlackContext) -> Listener:
+    async def on_home_compose(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        origin = home_origin(body, "")
+        trigger_id = str(body.get("trigger_id", ""))
+        after_ack(ctx, origin, lambda: _compose_from_home(ctx, origin, trigger_id))
+
+    return on_home_compose
+
+
+async def _compose_from_home(ctx: SlackContext, origin: Origin, trigger_id: str) -> None:
+    """The form for a send whose status goes to the person's DM with the bot."""
+    channel = await ctx.web.dm_channel(origin.user_id)
+    if channel is None:
+        await publish_home(ctx, origin.user_id, texts.form_did_not_open("conversations.open"))
+        return
+    await open_compose(ctx, dataclasses.replace(origin, channel_id=channel), Prefill(), trigger_id)
+
+
+def _on_home_cancel(ctx: SlackContext) -> Listener:
+    async def on_home_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        origin, typed = home_origin(body, ""), action_value(body)
+        after_ack(ctx, origin, lambda: _cancel_from_home(ctx, origin.user_id, typed))
+
+    return on_home_cancel
+
+
+async def _cancel_from_home(ctx: SlackContext, user_id: str, typed: str) -> None:
+    found = request_id(typed)
+    if found is None:
+        await publish_home(ctx, user_id, texts.help_problem(NotAnId(typed)))
+        return
+    result = await ctx.service.cancel(found, user_id)
+    await publish_home(ctx, user_id, texts.cancel_text(result, found))
+
+
+def _on_home_export(ctx: SlackContext) -> Listener:
+    async def on_home_export(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        origin, typed = home_origin(body, ""), action_value(body)
+        days = int(typed) if typed in {str(d) for d in EXPORT_DAYS} else EXPORT_DAYS[0]
+        after_ack(ctx, origin, lambda: _export_from_home(ctx, origin.user_id, days))
+
+    return on_home_export
+
+
+async def _export_from_home(ctx: SlackContext, user_id: str, days: int) -> None:
+    if not ctx.is_admin(user_id):
+        await publish_home(ctx, user_id, texts.ADMINS_ONLY_EXPORT)
+        return
+    await publish_home(ctx, user_id, await export_to_dm(ctx, user_id, days))

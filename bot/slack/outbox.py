@@ -32,6 +32,7 @@ WAIT_FOR_SENDS = 2.0  # seconds before looking again at outcome posts whose requ
 STALE_OUTCOME = timedelta(minutes=2)  # longer than any send can take: report what is known
 STOP_GRACE = 3.0  # seconds at shutdown for posts under way
 MARK_EVERY = 0.02  # seconds between two writes of what was delivered
+KEEP_SHOWN = 10_000  # status messages remembered after they were written to the ledger
 
 
 class Marks:
@@ -41,12 +42,15 @@ class Marks:
         self._ledger = ledger
         self._delivered: list[int] = []
         self._shown: list[tuple[int, str, str]] = []
-        self._unwritten: dict[int, tuple[str, str]] = {}  # status messages not in the ledger yet
+        # Status messages shown lately (request id → channel, ts), kept after they are written:
+        # a read of the ledger that began before the write committed does not have them yet.
+        self._recent: dict[int, tuple[str, str]] = {}
         self._writing: asyncio.Task[None] | None = None
 
     def where_shown(self, request: SmsRequest) -> SmsRequest:
-        """The request with its status message, also when the ledger does not have it yet."""
-        found = self._unwritten.get(request.id)
+        """The request with its status message, also when the ledger (or a read of it that
+        raced the write) does not have it yet."""
+        found = self._recent.get(request.id)
         if found is None or request.status_ts is not None:
             return request
         return dataclasses.replace(request, status_channel=found[0], status_ts=found[1])
@@ -54,7 +58,8 @@ class Marks:
     @property
     def pending(self) -> bool:
         """Whether something delivered is not written to the ledger yet."""
-        return bool(self._delivered or self._shown or self._unwritten)
+        writing = self._writing is not None and not self._writing.done()
+        return bool(self._delivered or self._shown) or writing
 
     def delivered(self, post_ids: Sequence[int]) -> None:
         self._delivered.extend(post_ids)
@@ -64,7 +69,9 @@ class Marks:
         """The request's status message is in Slack: remember where."""
         if request.status_ts is not None:
             self._shown.append((request.id, request.channel_id, request.status_ts))
-            self._unwritten[request.id] = (request.channel_id, request.status_ts)
+            self._recent[request.id] = (request.channel_id, request.status_ts)
+            while len(self._recent) > KEEP_SHOWN:  # the oldest were written long ago
+                del self._recent[next(iter(self._recent))]
             self._soon()
 
     async def flush(self) -> None:
@@ -76,9 +83,6 @@ class Marks:
         except Exception:
             log.exception("delivered status posts not recorded yet")
             self._delivered[:0], self._shown[:0] = delivered, shown
-            return
-        for request_id, _, _ in shown:
-            self._unwritten.pop(request_id, None)
 
     def _soon(self) -> None:
         if self._writing is None or self._writing.done():
@@ -167,8 +171,9 @@ class StatusOutbox:
     def _start(self, queue: str) -> None:
         if self._stopping:
             return
+        # A drain that has returned but whose done callback has not run yet takes nothing
+        # more: a post recorded in between must start a new one, or it would wait for good.
         running = self._draining.get(queue)
-        # A drain that is done but whose callback has not run yet may have missed this post.
         if (running is not None and not running.done()) or not self._queued.get(queue):
             return
         wait = self._resume_at.get(queue, 0.0) - asyncio.get_running_loop().time()
@@ -184,7 +189,7 @@ class StatusOutbox:
 
     def _finished(self, queue: str, task: asyncio.Task[None]) -> None:
         if self._draining.get(queue) is not task:
-            return  # a newer drain of the queue is under way
+            return  # a newer drain of the queue took over
         del self._draining[queue]
         if not self._queued.get(queue):
             self._queued.pop(queue, None)

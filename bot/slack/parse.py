@@ -1,18 +1,24 @@
 """Reading what people type in Slack: the text after ``/sms``, the To field, request ids.
 
-The command is a keyword, or recipients first and the message after. The parser never guesses
-a number: when the text cannot be split one way only, it asks for the modal prefilled with
-what it understood and says what is wrong (as data; ``texts`` words it).
+The command is a keyword, or recipients first and the message after. A recipient is a number
+or a colleague mentioned by name (``<@U…|anna>``, which Slack sends with ``should_escape``);
+the handlers look the colleague's number up. The parser never guesses a number: when the text
+cannot be split one way only, it asks for the modal prefilled with what it understood and says
+what is wrong (as data; ``texts`` words it). The message is what the person typed
+(``markup.typed_text``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.core import (
+    DEFAULT_DAYS,
+    MAX_DAYS,
     NUMBER_CHARS,
     NumberError,
     NumberProblem,
@@ -20,7 +26,7 @@ from bot.core import (
     distinct,
     parse_number,
 )
-from bot.slack.markup import unescape_slack
+from bot.slack.markup import typed_text, unescape_slack
 
 __all__ = [
     "BadNumber",
@@ -30,26 +36,30 @@ __all__ = [
     "Command",
     "ComposeCommand",
     "ComposeProblem",
+    "ExportCommand",
+    "ExportDays",
     "HelpCommand",
     "HelpProblem",
     "ListCommand",
     "ListTakesNothing",
+    "Mention",
     "MessageMissing",
     "NoNumberFirst",
+    "NoProfileNumber",
     "NotAnId",
     "NumberEndUnclear",
     "OptOutCommand",
     "OptOutUsageProblem",
+    "Recipient",
     "SendCommand",
     "parse_command",
-    "read_recipients",
     "request_id",
 ]
 
 
 @dataclass(frozen=True)
 class ListTakesNothing:
-    """``list`` with words after it."""
+    """``list`` with words after it other than ``all``."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,29 @@ class NotAnId:
     typed: str
 
 
-HelpProblem = ListTakesNothing | CancelNeedsId | NotAnId | OptOutUsageProblem
+@dataclass(frozen=True)
+class ExportDays:
+    """``export`` with something other than a number of days from 1 to ``MAX_DAYS``."""
+
+    typed: str
+
+
+HelpProblem = ListTakesNothing | CancelNeedsId | NotAnId | ExportDays | OptOutUsageProblem
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A colleague named as a recipient (``<@U…|anna>``); ``name`` as Slack gave it."""
+
+    user_id: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return "@" + self.name
+
+
+Recipient = PhoneNumber | Mention
 
 
 @dataclass(frozen=True)
@@ -107,7 +139,17 @@ class BadNumber:
         return cls(error.typed, error.problem, at_start)
 
 
-ComposeProblem = MessageMissing | CommaBeforeMessage | NumberEndUnclear | NoNumberFirst | BadNumber
+@dataclass(frozen=True)
+class NoProfileNumber:
+    """Colleagues named as recipients whose Slack profile holds no valid number (``@anna``)."""
+
+    names: tuple[str, ...]
+
+
+ComposeProblem = (
+    MessageMissing | CommaBeforeMessage | NumberEndUnclear | NoNumberFirst | BadNumber
+    | NoProfileNumber
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,7 +161,16 @@ class HelpCommand:
 
 @dataclass(frozen=True)
 class ListCommand:
-    """Show the caller's scheduled and recent sends."""
+    """Show the caller's scheduled and recent sends (``everyone``: all of them, for admins)."""
+
+    everyone: bool = False
+
+
+@dataclass(frozen=True)
+class ExportCommand:
+    """Upload the audit export of the last ``days`` days to the admin's DM."""
+
+    days: int = DEFAULT_DAYS
 
 
 @dataclass(frozen=True)
@@ -131,19 +182,27 @@ class CancelCommand:
 
 @dataclass(frozen=True)
 class ComposeCommand:
-    """Open the modal prefilled; ``problem`` is shown under the To or Message field."""
+    """Open the modal prefilled; ``problem`` is shown under the To or Message field.
+
+    ``mentions``: the colleagues named in ``to`` (as ``@name``), to look up for the form.
+    """
 
     to: str = ""
     message: str = ""
     problem: ComposeProblem | None = None
+    mentions: tuple[Mention, ...] = ()
 
 
 @dataclass(frozen=True)
 class SendCommand:
     """Send at once: distinct recipients in the order typed, and the message as typed."""
 
-    recipients: tuple[PhoneNumber, ...]
+    recipients: tuple[Recipient, ...]
     message: str
+
+    @property
+    def mentions(self) -> tuple[Mention, ...]:
+        return tuple(r for r in self.recipients if isinstance(r, Mention))
 
 
 @dataclass(frozen=True)
@@ -154,21 +213,34 @@ class OptOutCommand:
     typed: str = ""
 
 
-Command = HelpCommand | ListCommand | CancelCommand | ComposeCommand | SendCommand | OptOutCommand
+Command = (
+    HelpCommand
+    | ListCommand
+    | CancelCommand
+    | ComposeCommand
+    | SendCommand
+    | ExportCommand
+    | OptOutCommand
+)
 
 _TEL_LINK = re.compile(r"<tel:([^<>|]*)(?:\|([^<>]*))?>")
-_TOKEN = re.compile(r"<tel:[^<>]*>|\S+")
+_MENTION = re.compile(r"<@([UW][A-Z0-9_]*)(?:\|([^<>]*))?>")
+_RECIPIENT_LINK = re.compile(r"<(?:tel:|@)[^<>]*>")
+_TOKEN = re.compile(r"<(?:tel:|@)[^<>]*>|\S+")
 _REQUEST_ID = re.compile(r"#?([0-9]{1,18})")
+_DAYS = re.compile(r"[0-9]{1,5}")
 
 
 @dataclass(frozen=True)
 class _Token:
-    """A whitespace-separated word; a Slack ``<tel:…|…>`` link is one token, its text the value."""
+    """A whitespace-separated word; a Slack ``<tel:…|…>`` link or ``<@U…|name>`` mention is
+    one token, its text the value."""
 
     value: str
     end: int
     is_number: bool
     is_link: bool = False
+    mention: Mention | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +249,7 @@ class _Split:
 
     to: str
     message: str
-    number: PhoneNumber | None = None
+    number: Recipient | None = None
     problem: ComposeProblem | None = None
 
 
@@ -190,24 +262,44 @@ def parse_command(text: str, default_region: str) -> Command:
     if keyword is not None:
         return keyword
     command = _parse_send(text, default_region)
-    # Slack sends & < > as entities; the SMS and the prefilled modal carry what was typed.
-    return dataclasses.replace(command, message=unescape_slack(command.message))
+    # Slack sends & < > as entities and links and mentions as <…>; the SMS and the prefilled
+    # modal carry what was typed.
+    return dataclasses.replace(command, message=typed_text(command.message))
 
 
 def _keyword_command(words: Sequence[str]) -> Command | None:
-    """``help``, ``list``, ``cancel <id>`` and ``optout …`` in any case; else a send."""
-    first = words[0].lower()
+    """``help``, ``list [all]``, ``cancel <id>``, ``export [days]``, ``optout …`` in any case;
+    else a send."""
+    first, rest = words[0].lower(), words[1:]
     if first == "help":
         return HelpCommand()
-    if first == "list" and len(words) > 1:
-        return HelpCommand(problem=ListTakesNothing())
     if first == "list":
-        return ListCommand()
+        return _list_command(rest)
     if first == "cancel":
-        return _cancel_command(words[1:])
+        return _cancel_command(rest)
+    if first == "export":
+        return _export_command(rest)
     if first == "optout":
-        return _opt_out_command(words[1:])
+        return _opt_out_command(rest)
     return None
+
+
+def _list_command(arguments: Sequence[str]) -> Command:
+    if not arguments:
+        return ListCommand()
+    if len(arguments) == 1 and arguments[0].lower() == "all":
+        return ListCommand(everyone=True)
+    return HelpCommand(problem=ListTakesNothing())
+
+
+def _export_command(arguments: Sequence[str]) -> Command:
+    if not arguments:
+        return ExportCommand()
+    typed = " ".join(arguments)
+    days = int(typed) if _DAYS.fullmatch(typed) else 0
+    if not 1 <= days <= MAX_DAYS:
+        return HelpCommand(problem=ExportDays(typed[:20]))
+    return ExportCommand(days)
 
 
 def _opt_out_command(arguments: Sequence[str]) -> Command:
@@ -237,19 +329,44 @@ def _parse_send(text: str, region: str) -> ComposeCommand | SendCommand:
     heads, last = _split_recipient_list(text, region)
     split = _split_last(last, region)
     to = ", ".join([_display(head) for head in heads] + ([split.to] if split.to else []))
-    numbers: list[PhoneNumber] = []
+    compose = functools.partial(ComposeCommand, to, split.message, mentions=_mentions(heads, last))
+    recipients: list[Recipient] = []
     for head in heads:
         try:
-            numbers.append(parse_number(_display(head), region))
+            recipients.append(_head_recipient(head, region))
         except NumberError as exc:
-            return ComposeCommand(to=to, message=split.message, problem=BadNumber.of(exc))
+            return compose(BadNumber.of(exc))
     if heads and not split.to:
-        return ComposeCommand(to=to, message=split.message, problem=_after_comma(split.message))
+        return compose(_after_comma(split.message))
     if split.number is None:
-        return ComposeCommand(to=to, message=split.message, problem=split.problem)
+        return compose(split.problem)
     if not split.message.strip():
-        return ComposeCommand(to=to, message=split.message, problem=MessageMissing())
-    return SendCommand(distinct([*numbers, split.number]), split.message)
+        return compose(MessageMissing())
+    return SendCommand(_distinct_recipients([*recipients, split.number]), split.message)
+
+
+def _mentions(heads: Sequence[str], last: str) -> tuple[Mention, ...]:
+    """The colleagues among the recipients: a part that starts with a mention."""
+    firsts = (_tokenize(part)[:1] for part in (*heads, last))
+    return tuple(first[0].mention for first in firsts if first and first[0].mention)
+
+
+def _head_recipient(head: str, region: str) -> Recipient:
+    """A whole comma-separated recipient: a mentioned colleague or a number."""
+    tokens = _tokenize(head)
+    if len(tokens) == 1 and tokens[0].mention is not None:
+        return tokens[0].mention
+    return parse_number(_display(head), region)
+
+
+def _distinct_recipients(recipients: Sequence[Recipient]) -> tuple[Recipient, ...]:
+    """Repeats collapsed (numbers by E.164, colleagues by user id), first kept, in order."""
+    numbers = {n.e164: n for n in distinct(r for r in recipients if isinstance(r, PhoneNumber))}
+    unique: dict[str, Recipient] = {}
+    for recipient in recipients:
+        key = recipient.user_id if isinstance(recipient, Mention) else recipient.e164
+        unique.setdefault(key, numbers.get(key, recipient))
+    return tuple(unique.values())
 
 
 def _after_comma(message: str) -> ComposeProblem:
@@ -264,7 +381,7 @@ def _split_recipient_list(text: str, region: str) -> tuple[list[str], str]:
     as a whole but starts with one (``+49 151 12345678 10,50 € due``): then the comma belongs
     to the message, as that is the only reading in which everything parses.
     """
-    masked = _TEL_LINK.sub(lambda match: "x" * len(match.group()), text)  # commas inside links
+    masked = _RECIPIENT_LINK.sub(lambda match: "x" * len(match.group()), text)  # commas inside
     heads: list[str] = []
     start = 0
     while (comma := masked.find(",", start)) != -1:
@@ -279,6 +396,8 @@ def _split_recipient_list(text: str, region: str) -> tuple[list[str], str]:
 
 def _is_recipient_part(part: str, region: str) -> bool:
     tokens = _tokenize(part)
+    if len(tokens) == 1 and tokens[0].mention is not None:
+        return True
     if not all(token.is_number for token in tokens):
         return False
     if _number_or_none(_join(tokens), region) is not None:
@@ -287,8 +406,13 @@ def _is_recipient_part(part: str, region: str) -> bool:
 
 
 def _split_last(part: str, region: str) -> _Split:
-    """Find where the number ends: exactly one valid prefix of number tokens, or a problem."""
+    """Find where the number ends: exactly one valid prefix of number tokens, or a problem.
+
+    A mentioned colleague first is the recipient, and the message follows it.
+    """
     tokens = _tokenize(part)
+    if tokens and tokens[0].mention is not None:
+        return _Split(tokens[0].value, _rest(part, tokens, 1), number=tokens[0].mention)
     readings = _valid_readings(tokens, region)
     if len(readings) == 1:
         k, number = readings[0]
@@ -357,17 +481,21 @@ def _number_or_none(raw: str, region: str) -> PhoneNumber | None:
 
 
 def _tokenize(text: str) -> list[_Token]:
-    """Split on whitespace, keeping each Slack ``<tel:…>`` link (which may hold spaces) whole."""
-    tokens = []
-    for match in _TOKEN.finditer(text):
-        link = _TEL_LINK.fullmatch(match.group())
-        if link is None:
-            word = match.group()
-            tokens.append(_Token(word, match.end(), is_number=set(word) <= NUMBER_CHARS))
-        else:
-            value = _link_text(link)
-            tokens.append(_Token(value, match.end(), is_number=bool(value), is_link=True))
-    return tokens
+    """Split on whitespace, keeping each Slack ``<tel:…>`` link and ``<@U…>`` mention (which
+    may hold spaces) whole."""
+    return [_token(match) for match in _TOKEN.finditer(text)]
+
+
+def _token(match: re.Match[str]) -> _Token:
+    word, end = match.group(), match.end()
+    if (link := _TEL_LINK.fullmatch(word)) is not None:
+        value = _link_text(link)
+        return _Token(value, end, is_number=bool(value), is_link=True)
+    if (mentioned := _MENTION.fullmatch(word)) is not None:
+        user_id = mentioned.group(1)
+        mention = Mention(user_id, unescape_slack(mentioned.group(2) or "").strip() or user_id)
+        return _Token(mention.label, end, is_number=False, is_link=True, mention=mention)
+    return _Token(word, end, is_number=set(word) <= NUMBER_CHARS)
 
 
 def _link_text(link: re.Match[str]) -> str:
@@ -392,19 +520,3 @@ def _rest(part: str, tokens: Sequence[_Token], k: int) -> str:
 
 def _has_digit(token: _Token) -> bool:
     return any(char.isdigit() for char in token.value)
-
-
-def read_recipients(text: str, region: str) -> tuple[tuple[PhoneNumber, ...], list[NumberError]]:
-    """A To field: numbers separated by commas, semicolons or new lines; what cannot be read.
-
-    The numbers are distinct, in the order typed.
-    """
-    numbers: list[PhoneNumber] = []
-    errors: list[NumberError] = []
-    for part in re.split(r"[,;\n]", text):
-        if part.strip():
-            try:
-                numbers.append(parse_number(part, region))
-            except NumberError as error:
-                errors.append(error)
-    return distinct(numbers), errors

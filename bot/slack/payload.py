@@ -10,6 +10,7 @@ from Slack: it gets a 400 and nothing happens.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -17,6 +18,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.core import Origin, OriginKind
+from bot.slack.views import ModalMetadata
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,21 @@ def payload_problem(body: object) -> str | None:
     for name in ("team", "channel", "container", "message", "enterprise"):
         if body.get(name) is not None and not isinstance(body[name], dict):
             return f"{name} is not an object"
-    if kind in ("block_actions", "view_submission", "view_closed") and not _has_id(
-        body.get("user")
-    ):
-        return "user is missing"
-    if kind == "block_actions":
+    check = _BY_KIND.get(kind) if isinstance(kind, str) else None
+    return check(body) if check is not None else None
+
+
+def _user_problem(body: dict[str, Any]) -> str | None:
+    return None if _has_id(body.get("user")) else "user is missing"
+
+
+def _interaction_problem(body: dict[str, Any]) -> str | None:
+    """block_actions, view_submission, view_closed: someone did it, on something."""
+    if (problem := _user_problem(body)) is not None:
+        return problem
+    if body.get("type") == "block_actions":
         return _actions_problem(body.get("actions"))
-    if kind in ("view_submission", "view_closed"):
-        return _view_problem(body.get("view"))
-    return None
+    return _view_problem(body.get("view"))
 
 
 def _has_id(value: object) -> bool:
@@ -74,6 +82,26 @@ def _actions_problem(actions: object) -> str | None:
     return None
 
 
+def _shortcut_problem(body: dict[str, Any]) -> str | None:
+    """A message shortcut: who ran it on which message, where, with a trigger for the form."""
+    if not _has_id(body.get("user")) or not _has_id(body.get("channel")):
+        return "user or channel is missing"
+    for name in ("callback_id", "trigger_id"):
+        if not isinstance(body.get(name), str):
+            return f"{name} is not a string"
+    message = body.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("ts"), str):
+        return "message is not an object with a ts"
+    return None
+
+
+def _event_problem(body: dict[str, Any]) -> str | None:
+    event = body.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+        return "event is not an object with a type"
+    return None
+
+
 def _view_problem(view: object) -> str | None:
     if not isinstance(view, dict):
         return "view is not an object"
@@ -83,6 +111,15 @@ def _view_problem(view: object) -> str | None:
     if view.get("state") is not None and not isinstance(view["state"], dict):
         return "view.state is not an object"
     return None
+
+
+_BY_KIND: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "block_actions": _interaction_problem,
+    "view_submission": _interaction_problem,
+    "view_closed": _interaction_problem,
+    "message_action": _shortcut_problem,
+    "event_callback": _event_problem,
+}
 
 
 class CheckedApp(AsyncApp):
@@ -126,23 +163,51 @@ def action_origin(body: dict[str, Any]) -> Origin:
     )
 
 
-def view_origin(
-    body: dict[str, Any],
-    channel_id: str,
-    response_url: str | None,
-    kind: OriginKind = OriginKind.MODAL,
-    thread_ts: str | None = None,
-) -> Origin:
-    """The origin of a modal submission; the view id is the interaction's identity."""
+def view_origin(body: dict[str, Any], metadata: ModalMetadata) -> Origin:
+    """The origin of a modal submission (what opened the modal is in its metadata); the view
+    id is the interaction's identity."""
     view = body.get("view") or {}
     return Origin(
         interaction_key=f"view:{view.get('id')}",
         team_id=_id_of(body.get("team")),
         user_id=_id_of(body.get("user")),
-        channel_id=channel_id,
-        response_url=response_url,
-        kind=kind,
-        thread_ts=thread_ts,
+        channel_id=metadata.channel_id,
+        response_url=metadata.response_url,
+        kind=metadata.origin,
+        thread_ts=metadata.thread_ts,
+    )
+
+
+def shortcut_origin(body: dict[str, Any]) -> Origin:
+    """The origin of "Send as SMS" on a message: its status goes into that message's thread
+    (the thread it is a reply in, or the one it starts)."""
+    message = body.get("message") or {}
+    return Origin(
+        interaction_key=f"shortcut:{body.get('trigger_id', '')}",
+        team_id=_id_of(body.get("team")),
+        user_id=_id_of(body.get("user")),
+        channel_id=_id_of(body.get("channel")),
+        response_url=body.get("response_url") or None,
+        kind=OriginKind.SHORTCUT,
+        thread_ts=str(message.get("thread_ts") or message.get("ts") or "") or None,
+    )
+
+
+def shortcut_text(body: dict[str, Any]) -> str:
+    """The text of the message a shortcut was run on."""
+    text = (body.get("message") or {}).get("text")
+    return text if isinstance(text, str) else ""
+
+
+def home_origin(body: dict[str, Any], dm_channel: str) -> Origin:
+    """The origin of a button on the home tab: what it starts answers in the person's DM."""
+    return Origin(
+        interaction_key=f"action:{body.get('trigger_id', '')}",
+        team_id=_id_of(body.get("team")),
+        user_id=_id_of(body.get("user")),
+        channel_id=dm_channel,
+        response_url=None,
+        kind=OriginKind.HOME,
     )
 
 

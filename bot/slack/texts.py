@@ -13,13 +13,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 from bot.core import (
     DENIED_KIND,
     INTERRUPTED_KIND,
+    MAX_DAYS,
     OPTED_OUT,
+    Balance,
     CancelOutcome,
     CancelResult,
     Decision,
@@ -27,6 +30,7 @@ from bot.core import (
     ForeignNumbers,
     Inbound,
     InThePast,
+    Listing,
     NoRecipients,
     NumberError,
     NumberProblem,
@@ -43,6 +47,7 @@ from bot.core import (
     TooFarAhead,
     TooLong,
     TooManyRecipients,
+    UserCounts,
     display_number,
 )
 from bot.slack.parse import (
@@ -50,10 +55,12 @@ from bot.slack.parse import (
     CancelNeedsId,
     CommaBeforeMessage,
     ComposeProblem,
+    ExportDays,
     HelpProblem,
     ListTakesNothing,
     MessageMissing,
     NoNumberFirst,
+    NoProfileNumber,
     NotAnId,
     NumberEndUnclear,
     OptOutUsageProblem,
@@ -222,6 +229,21 @@ def numbers_problem(errors: Sequence[NumberError]) -> str:
     return " ".join(number_problem(error) for error in errors)[:2000]
 
 
+def no_profile_number(names: Sequence[str]) -> str:
+    """Colleagues named as recipients whose Slack profile has no number to text."""
+    if len(names) == 1:
+        return f"{names[0]} has no valid phone number in their Slack profile"
+    return f"{', '.join(names)} have no valid phone number in their Slack profiles"
+
+
+def to_problem(unreadable: Sequence[NumberError], no_number: Sequence[str]) -> str:
+    """Everything in a To field that cannot be texted, for the error under To."""
+    parts = [number_problem(error) for error in unreadable]
+    if no_number:
+        parts.append(no_profile_number(no_number) + ": type their number instead.")
+    return " ".join(parts)[:2000]
+
+
 _USAGE_CANCEL = "use “/sms cancel <id>”, e.g. “/sms cancel 12”; “/sms list” shows the ids"
 
 
@@ -229,13 +251,18 @@ def help_problem(problem: HelpProblem) -> str:
     """What was wrong with a keyword command."""
     match problem:
         case ListTakesNothing():
-            return "“list” takes nothing after it"
+            return "“list” takes nothing after it but “all”"
         case CancelNeedsId():
             return f"“cancel” needs one request id: {_USAGE_CANCEL}"
         case NotAnId(typed):
             return f"“{typed}” is not an SMS number like #12."
         case OptOutUsageProblem():
             return "use “/sms optout”, “/sms optout add <number>” or “/sms optout remove <number>”"
+        case ExportDays(typed):
+            return (
+                f"“{typed}” is not a number of days from 1 to {MAX_DAYS}:"
+                " use “/sms export 30”, for example"
+            )
         case _:
             assert_never(problem)
 
@@ -256,6 +283,8 @@ def compose_problem(problem: ComposeProblem) -> str:
             return f"no valid phone number at the start: {_number_words(typed, number)}"
         case BadNumber(typed, number):
             return _number_words(typed, number)
+        case NoProfileNumber(names):
+            return no_profile_number(names)
         case _:
             assert_never(problem)
 
@@ -316,8 +345,12 @@ def help_text(problem: HelpProblem | None = None) -> str:
         "*Send an SMS through sipgate*",
         "• `/sms +49 151 12345678 Your technician arrives at 3pm` sends at once.",
         "• Several recipients: `/sms +4915112345678, 0170 1234567 Meeting moved`.",
+        "• A colleague: `/sms @anna Please call the customer` texts the number in their"
+        " Slack profile.",
         "• `/sms` opens a form where you can also pick a time to send later.",
         "• `/sms list` shows your scheduled and recent SMS; `/sms cancel 12` cancels #12.",
+        "• Admins: `/sms list all` shows everyone's; `/sms export 30` sends a CSV of the last"
+        " 30 days to your DM with the bot.",
         "The status of every SMS is posted in this channel, in a thread.",
     ]
     if problem:
@@ -357,14 +390,51 @@ def _section_lines(title: str, requests: Sequence[SmsRequest], tz: ZoneInfo) -> 
     return [title, *(_list_line(request, tz) for request in requests)] if requests else []
 
 
-def _list_line(request: SmsRequest, tz: ZoneInfo) -> str:
+def _list_line(request: SmsRequest, tz: ZoneInfo, *, who: bool = False) -> str:
     moment: datetime = request.send_at or request.requested_at
-    to = ", ".join(display_number(number) for number in request.recipients)
-    preview = request.message if len(request.message) <= 40 else request.message[:39] + "…"
+    to = ", ".join(recipient_text(send) for send in request.sends)
+    by = f"<@{request.user_id}> " if who else ""
     return (
-        f"`#{request.id}` {format_time(moment, tz)} → {escape_mrkdwn(to)}: "
-        f"“{escape_mrkdwn(preview)}” {overall(request.sends)}"
+        f"`#{request.id}` {format_time(moment, tz)} {by}→ {escape_mrkdwn(to)}: "
+        f"“{escape_mrkdwn(preview(request.message))}” {overall(request.sends)}"
     )
+
+
+def preview(message: str, length: int = 40) -> str:
+    """The start of a message, for lists."""
+    return message if len(message) <= length else message[: length - 1] + "…"
+
+
+def list_all_text(listing: Listing, tz: ZoneInfo) -> str:
+    """Everyone's scheduled SMS first (soonest first), then the latest, with who asked."""
+    if not listing.requests:
+        return "Nobody has scheduled or sent an SMS yet."
+    scheduled = [r for r in listing.requests if any(s.state is State.SCHEDULED for s in r.sends)]
+    recent = [r for r in listing.requests if r not in scheduled]
+    lines = ["*Everyone's scheduled SMS*"] if scheduled else []
+    lines += [_list_line(request, tz, who=True) for request in scheduled]
+    if listing.more_scheduled:
+        lines.append(and_more(listing.more_scheduled))
+    if recent:
+        lines += ["*Everyone's latest SMS*", *(_list_line(r, tz, who=True) for r in recent)]
+    return _fit("\n".join(lines))
+
+
+def and_more(count: int) -> str:
+    return f"…and {count} more"
+
+
+def _fit(text: str, most: int = 3900) -> str:
+    """A long text cut at a line so that Slack shows it whole."""
+    if len(text) <= most:
+        return text
+    cut = text[:most].rsplit("\n", 1)[0]
+    left = text[len(cut) :].count("\n")
+    return f"{cut}\n{and_more(left)}"
+
+
+ADMINS_ONLY_LIST = "“/sms list all” is for SMS admins; “/sms list” shows your own SMS."
+ADMINS_ONLY_EXPORT = "“/sms export” is for SMS admins; ask one of them for the audit export."
 
 
 def cancel_text(result: CancelResult, request_id: int) -> str:
@@ -470,12 +540,18 @@ def quote(message: str) -> str:
     return "\n".join(f"&gt; {line}" for line in escape_mrkdwn(message).splitlines() or [""])
 
 
+def recipient_text(send: SendRecord) -> str:
+    """A recipient for people: ``+49 151 12345678``, or ``@anna (+49 151 12345678)``."""
+    number = display_number(send.recipient)
+    return f"{send.label} ({number})" if send.label else number
+
+
 def state_line(send: SendRecord, sms_id: str, when: str | None = None) -> str:
     """One recipient and where its SMS stands, with the explanation of a failure."""
     label = _LABELS[send.state]
     if send.state is State.SCHEDULED and when:
         label = f"scheduled for {when}"
-    line = f"{_ICONS[send.state]} {display_number(send.recipient)}: {label}"
+    line = f"{_ICONS[send.state]} {escape_mrkdwn(recipient_text(send))}: {label}"
     if send.state in (State.FAILED, State.UNKNOWN, State.CANCELLED) and send.error_kind:
         line += f" — {explain(send.error_kind, sms_id=sms_id)}"
     return line
@@ -502,7 +578,7 @@ class StatusView:
 
 def status_message(request: SmsRequest, view: StatusView) -> SlackMessage:
     """The parent message of a request's thread: who, to whom, what, and where it stands."""
-    to = ", ".join(display_number(number) for number in request.recipients)
+    to = ", ".join(recipient_text(send) for send in request.sends)
     head = f"📱 SMS #{request.id} from <@{request.user_id}> to {escape_mrkdwn(to)}"
     when = format_time(request.send_at, view.tz) if request.send_at else None
     lines = [state_line(send, request.sms_id, when) for send in request.sends]
@@ -513,7 +589,7 @@ def status_message(request: SmsRequest, view: StatusView) -> SlackMessage:
         _section("\n".join(lines)),
         _context(f"{detail} · {state}"),
     ]
-    return SlackMessage(f"SMS #{request.id} to {to}: {state}", blocks)
+    return SlackMessage(f"SMS #{request.id} to {escape_mrkdwn(to)}: {state}", blocks)
 
 
 def _segments_label(segments: int) -> str:
@@ -670,3 +746,122 @@ def opt_out_changed(number: str, action: str, changed: bool) -> str:
     if action == "add":
         return f"{shown} is on the opt-out list now." if changed else f"{shown} was on it already."
     return f"{shown} may be texted again." if changed else f"{shown} was not on the opt-out list."
+
+
+# --- the balance ---------------------------------------------------------------------------
+
+
+def balance_text(balance: Balance) -> str:
+    """A balance as people read it: two decimals and the currency (``3.50 EUR``)."""
+    return f"{balance.amount:.2f} {balance.currency}"
+
+
+def low_balance_warning(balance: Balance, threshold: Decimal) -> SlackMessage:
+    """The DM every admin gets once when the balance drops below SIPGATE_LOW_BALANCE."""
+    limit = f"{threshold:.2f} {balance.currency}"
+    text = (
+        f"⚠️ The sipgate balance is {balance_text(balance)}, below {limit}"
+        " (SIPGATE_LOW_BALANCE). Top up the sipgate account: without credit sipgate refuses"
+        " every SMS. You hear this again only after the balance was above the limit."
+    )
+    return SlackMessage(text, [_section(text)])
+
+
+def balance_line(reading: Balance | SendFailure) -> str:
+    """The balance on an admin's home tab, or why it cannot be shown."""
+    if isinstance(reading, Balance):
+        return f"*sipgate balance:* {balance_text(reading)}"
+    if reading.kind == "forbidden":
+        return "*sipgate balance:* not shown — the sipgate token lacks the balance:read scope"
+    return f"*sipgate balance:* not shown — {explain_failure(reading)}"
+
+
+# --- the audit export ------------------------------------------------------------------------
+
+
+def export_title(days: int) -> str:
+    return f"SMS audit export, last {days} days"
+
+
+def _rows(count: int) -> str:
+    return "1 row" if count == 1 else f"{count} rows"
+
+
+def export_comment(rows: int, days: int) -> str:
+    return (
+        f"📄 Every SMS request of the last {days} days: {_rows(rows)}, one per recipient"
+        " (times in UTC)."
+    )
+
+
+def export_done(rows: int, days: int) -> str:
+    return f"📄 The export of the last {days} days ({_rows(rows)}) is in your DM with the bot."
+
+
+def export_failed(code: str) -> str:
+    return f"The export could not be uploaded ({code}). Please try again in a few minutes."
+
+
+# --- the home tab ----------------------------------------------------------------------------
+
+HOME_TITLE = "📱 SMS through sipgate"
+COMPOSE_BUTTON = "Compose an SMS"
+CANCEL_BUTTON = "Cancel"
+HOME_SCHEDULED = "Your scheduled SMS"
+HOME_NOTHING_SCHEDULED = "Nothing scheduled."
+HOME_LATEST = "Your latest SMS"
+HOME_NOTHING_SENT = "You have not sent an SMS from Slack yet."
+HOME_ADMIN = "For SMS admins"
+HOME_EVERYONE = "Everyone's latest SMS"
+HOME_NOBODY = "Nobody has sent an SMS from Slack yet."
+HOME_HELP = "Or type `/sms help` in any conversation."
+
+
+def home_not_allowed(decision: Decision, admins: Iterable[str]) -> str:
+    """Why there is no Compose button: not on the allowlist, or not from this conversation."""
+    if decision is Decision.CHANNEL_DENIED:
+        return (
+            "⛔ SMS cannot be sent from the home tab here: only from the conversations the"
+            " admin allowed. Use `/sms` there."
+        )
+    mentions = ", ".join(f"<@{admin}>" for admin in sorted(admins)) or "your Slack admin"
+    return f"⛔ You are not allowed to send SMS from Slack. Ask {mentions}."
+
+
+def home_sent(request_id: int) -> str:
+    return f"📤 SMS #{request_id} is on its way; its status is in your DM with the bot."
+
+
+def usage_text(count: int, limit: int) -> str:
+    return f"{count} of {limit} SMS this hour"
+
+
+def export_button(days: int) -> str:
+    return f"Export {days} days (CSV)"
+
+
+def home_request_text(request: SmsRequest, tz: ZoneInfo, *, who: bool = False) -> str:
+    """A request on the home tab: id, when, who (for admins), the text, each recipient."""
+    moment = request.send_at or request.requested_at
+    head = f"`#{request.id}` · {format_time(moment, tz)}"
+    if who:
+        head += f" · <@{request.user_id}>"
+    head += f" · “{escape_mrkdwn(preview(request.message, 60))}”"
+    lines = (f"{_ICONS[s.state]} {escape_mrkdwn(recipient_text(s))}: {_LABELS[s.state]}"
+             for s in request.sends)  # fmt: skip
+    return "\n".join([head, *lines])
+
+
+def per_user_text(counts: Sequence[UserCounts], shown: int) -> str:
+    """SMS per user over the last 24 hours and 30 days, busiest first."""
+    if not counts:
+        return "*SMS per user:* none in the last 30 days"
+    lines = [f"<@{c.user_id}>: {c.day} in 24 h · {c.month} in 30 days" for c in counts[:shown]]
+    if len(counts) > shown:
+        lines.append(and_more(len(counts) - shown))
+    return "\n".join(["*SMS per user*", *lines])
+
+
+def opt_outs_text(count: int) -> str:
+    numbers = "1 number" if count == 1 else f"{count} numbers"
+    return f"*Opt-out list:* {numbers}"

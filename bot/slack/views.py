@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.core import Field, GuardPolicy, OriginKind, PhoneNumber, SmsExtension, check_request
 from bot.slack import texts
-from bot.slack.parse import ComposeProblem, MessageMissing, read_recipients
+from bot.slack.parse import ComposeProblem, MessageMissing
+from bot.slack.to_field import ToField, read_to
 
 CALLBACK_ID = "sms_compose"
 _METADATA_LIMIT = 3000
@@ -22,17 +23,27 @@ _METADATA_LIMIT = 3000
 
 @dataclass(frozen=True)
 class ModalMetadata:
-    """What travels in ``private_metadata``: where the modal was opened from, and where its
-    status goes (``thread_ts``: into that thread; ``kind``: how the request was started)."""
+    """What travels in ``private_metadata``: where the modal was opened from and how.
+
+    ``origin``: what opened it (the /sms command, a shortcut, the home tab); ``thread_ts``: the
+    thread its status goes into; ``people``: colleagues named in To (``@anna`` → their
+    number, None when their profile has none).
+    """
 
     channel_id: str
     response_url: str | None = None
+    origin: OriginKind = OriginKind.MODAL
     thread_ts: str | None = None
-    kind: OriginKind = OriginKind.MODAL
+    people: Mapping[str, str | None] = field(default_factory=dict)
 
     def encode(self) -> str:
-        data = {"channel": self.channel_id, "response_url": self.response_url,
-                "thread_ts": self.thread_ts, "kind": self.kind.value}  # fmt: skip
+        data = {
+            "channel": self.channel_id,
+            "response_url": self.response_url,
+            "origin": self.origin.value,
+            "thread_ts": self.thread_ts,
+            "people": dict(self.people),
+        }
         raw = json.dumps(data)
         if len(raw) > _METADATA_LIMIT:  # a response_url is short; drop it rather than fail
             raw = json.dumps({**data, "response_url": None})
@@ -48,20 +59,27 @@ def decode_metadata(raw: object) -> ModalMetadata | None:
     if not isinstance(data, dict) or not isinstance(data.get("channel"), str):
         return None
     return ModalMetadata(
-        data["channel"], _text_or_none(data.get("response_url")),
-        _text_or_none(data.get("thread_ts")), _kind(data.get("kind")),
-    )  # fmt: skip
+        data["channel"],
+        _text_or_none(data.get("response_url")),
+        _origin(data.get("origin")),
+        _text_or_none(data.get("thread_ts")),
+        _people(data.get("people")),
+    )
 
 
 def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _kind(value: object) -> OriginKind:
-    try:
-        return OriginKind(value) if isinstance(value, str) else OriginKind.MODAL
-    except ValueError:
-        return OriginKind.MODAL
+def _origin(value: object) -> OriginKind:
+    known = {kind.value: kind for kind in OriginKind}
+    return known.get(value, OriginKind.MODAL) if isinstance(value, str) else OriginKind.MODAL
+
+
+def _people(value: object) -> dict[str, str | None]:
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str | None)}
 
 
 @dataclass(frozen=True)
@@ -177,22 +195,24 @@ def _when_block(max_days: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Submission:
-    """A valid submission, ready to become a request."""
+    """A valid submission, ready to become a request (``labels``: E.164 → ``@anna``)."""
 
     recipients: tuple[PhoneNumber, ...]
     message: str
     sms_id: str
     send_at: datetime | None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SubmissionRules:
-    """What a submission is checked against."""
+    """What a submission is checked against (``people``: the colleagues the form knows)."""
 
     region: str
     policy: GuardPolicy
     extensions: Sequence[SmsExtension]
     now: datetime
+    people: Mapping[str, str | None] = field(default_factory=dict)
 
 
 Errors = dict[str, str]
@@ -201,9 +221,10 @@ Errors = dict[str, str]
 def read_submission(values: Mapping[str, Any], rules: SubmissionRules) -> Submission | Errors:
     """Validate the modal's ``state.values``: a Submission or errors keyed by block id."""
     errors: Errors = {}
-    recipients, unreadable = read_recipients(_text(values, Field.TO), rules.region)
-    if unreadable:
-        errors[Field.TO.value] = texts.numbers_problem(unreadable)
+    to = read_to(_text(values, Field.TO), rules.region, rules.people)
+    if to.unreadable or to.no_number:
+        errors[Field.TO.value] = texts.to_problem(to.unreadable, to.no_number)
+    recipients = to.numbers
     message = _text(values, Field.MESSAGE)
     sms_id = _read_sms_id(values, rules.extensions, errors)
     send_at = _read_when(values, errors)
@@ -211,7 +232,7 @@ def read_submission(values: Mapping[str, Any], rules: SubmissionRules) -> Submis
         errors.setdefault(refusal.field.value, texts.refusal_text(refusal))
     if errors or sms_id is None:
         return errors or {Field.FROM.value: texts.PICK_EXTENSION}
-    return Submission(recipients, message, sms_id, send_at)
+    return Submission(recipients, message, sms_id, send_at, to.labels)
 
 
 def _state(values: Mapping[str, Any], field: Field) -> Mapping[str, Any]:
@@ -230,9 +251,11 @@ def typed_to_and_message(values: Mapping[str, Any]) -> tuple[str, str]:
     return _text(values, Field.TO), _text(values, Field.MESSAGE)
 
 
-def readable_numbers(text: str, region: str) -> tuple[PhoneNumber, ...]:
-    """The numbers of a To text that can be read, the rest ignored (to record a denial)."""
-    return read_recipients(text, region)[0]
+def typed_recipients(
+    text: str, region: str, people: Mapping[str, str | None] | None = None
+) -> ToField:
+    """A To text read as far as it goes (to record a denial: numbers, and the rest as typed)."""
+    return read_to(text, region, people or {})
 
 
 def _read_sms_id(

@@ -10,6 +10,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,7 +31,22 @@ from bot.slack.texts import SlackMessage
 log = logging.getLogger(__name__)
 
 TZ_CACHE_SECONDS = 600.0
+PROFILE_CACHE_SECONDS = 600.0
 DEFAULT_TZ = ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the bot reads from a person's Slack profile (``users.profile.get``)."""
+
+    display_name: str
+    real_name: str
+    phone: str
+
+    @property
+    def name(self) -> str:
+        """How Slack shows the person: the display name, else the real name."""
+        return self.display_name or self.real_name
 
 
 #: What a failed Slack call can raise; every one of them means "use the fallback".
@@ -105,6 +122,14 @@ def web_client(
     )
 
 
+def _profile(data: Any) -> Profile:
+    """A ``users.profile.get`` profile; missing fields read as empty."""
+    if not isinstance(data, dict):
+        raise TypeError("profile is not an object")
+    fields = (data.get(name) for name in ("display_name", "real_name", "phone"))
+    return Profile(*(value.strip() if isinstance(value, str) else "" for value in fields))
+
+
 def failure_code(error: Exception) -> str:
     """The Slack error code (``not_in_channel``…) or the exception's type name."""
     if isinstance(error, SlackApiError):
@@ -119,6 +144,8 @@ class SlackWeb:
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
         self._people: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._profiles: dict[str, tuple[float, Profile]] = {}
+        self._dms: dict[str, str] = {}
 
     async def tell(self, origin: Origin, text: str) -> None:
         """An ephemeral answer to the requester: response_url, else ephemeral, else DM."""
@@ -213,6 +240,52 @@ class SlackWeb:
             return self._failed("views.open", None, error)
         return None
 
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> str | None:
+        """Show ``view`` as the person's App Home; the Slack error code when it failed."""
+        try:
+            await self.client.views_publish(user_id=user_id, view=view)
+        except SLACK_FAILURES as error:
+            return self._failed("views.publish", None, error)
+        return None
+
+    async def dm_channel(self, user_id: str) -> str | None:
+        """The person's DM with the bot (``conversations.open``), kept once known."""
+        if user_id in self._dms:
+            return self._dms[user_id]
+        try:
+            response = await self.client.conversations_open(users=user_id)
+            channel = str(response["channel"]["id"])
+        except (*SLACK_FAILURES, KeyError, TypeError) as error:
+            self._failed("conversations.open", None, error)
+            return None
+        self._dms[user_id] = channel
+        return channel
+
+    async def profile(self, user_id: str) -> Profile | None:
+        """The person's profile (cached for minutes); None when Slack does not give it."""
+        cached = self._profiles.get(user_id)
+        if cached and time.monotonic() - cached[0] < PROFILE_CACHE_SECONDS:
+            return cached[1]
+        try:
+            response = await self.client.users_profile_get(user=user_id)
+            found = _profile(response["profile"])
+        except (*SLACK_FAILURES, KeyError, TypeError) as error:
+            self._failed("users.profile.get", None, error)
+            return None
+        self._profiles[user_id] = (time.monotonic(), found)
+        return found
+
+    async def upload(self, channel: str, path: Path, title: str, comment: str) -> str | None:
+        """Share a file in a conversation (``files_upload_v2``); the error code if it failed."""
+        try:
+            await self.client.files_upload_v2(
+                channel=channel, file=str(path), filename=path.name, title=title,
+                initial_comment=comment,
+            )  # fmt: skip
+        except SLACK_FAILURES as error:
+            return self._failed("files_upload_v2", channel, error)
+        return None
+
     async def timezone(self, user_id: str) -> ZoneInfo:
         """The person's Slack time zone (users.info ``tz``), UTC if it cannot be read."""
         try:
@@ -220,16 +293,6 @@ class SlackWeb:
         except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError):
             log.warning("no time zone for user; using UTC", extra={"user": user_id})
             return DEFAULT_TZ
-
-    async def name_of(self, user_id: str) -> str:
-        """The person's display name, else their real name, else their user id."""
-        person = await self._person(user_id)
-        found = person.get("profile")
-        profile: dict[str, Any] = found if isinstance(found, dict) else {}
-        for name in (profile.get("display_name"), person.get("real_name"), person.get("name")):
-            if isinstance(name, str) and name.strip():
-                return name
-        return user_id
 
     async def _person(self, user_id: str) -> dict[str, Any]:
         """users.info's ``user``, cached for minutes (empty when it cannot be read)."""
@@ -246,6 +309,9 @@ class SlackWeb:
         return person
 
     def _failed(self, method: str, channel: str | None, error: Exception) -> str:
+        if not isinstance(error, SLACK_FAILURES):  # an answer of the wrong shape
+            log.warning("slack answer unreadable", extra={"method": method})
+            return "unreadable_answer"
         return self._classified(method, channel, error).code
 
     @staticmethod

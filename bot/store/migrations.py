@@ -56,9 +56,10 @@ def current_version(conn: Connection) -> int | None:
 
 
 def _to_2(conn: Connection) -> None:
-    """Part two: origins and threads of requests, instance claims, and the new tables."""
+    """Part two: origins and threads of requests, instance claims, recipients' labels, and
+    the new tables."""
     for table, names in ((requests, ("origin", "thread_ts", "response_url_used")),
-                         (sends, ("claimed_by",))):  # fmt: skip
+                         (sends, ("claimed_by", "label"))):  # fmt: skip
         for name in names:
             _add_column(conn, table, table.c[name])
     metadata.create_all(conn, checkfirst=True)  # creates only the tables that are missing

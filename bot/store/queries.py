@@ -51,6 +51,7 @@ SEND_COLUMNS = (
     sends.c.sipgate_status,
     sends.c.error_kind,
     sends.c.updated_at,
+    sends.c.label,
 )
 
 EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.at, events.c.detail)
@@ -176,6 +177,7 @@ def insert_sends(
             "user_id": draft.user_id,
             "requested_at": draft.requested_at,
             "due_at": draft.send_at if state is State.SCHEDULED else None,
+            "label": draft.labels.get(recipient),
         }
         for recipient in draft.recipients
     ]
@@ -285,6 +287,7 @@ def to_send(row: AnyRow) -> SendRecord:
         sipgate_status=row.sipgate_status,
         error_kind=row.error_kind,
         updated_at=row.updated_at,
+        label=row.label,
     )
 
 

@@ -67,6 +67,7 @@ requests = Table(
 #: the bot holds (NULL otherwise), so the scheduler's "what is due" is one indexed query too.
 #: All three are written once, when the send is created, and never change. ``claimed_by``:
 #: the instance that moved it to ``sending`` (its lease tells whether it is still alive).
+#: ``label``: who the number belongs to when the requester named a colleague (``@anna``).
 sends = Table(
     "sms_sends",
     metadata,
@@ -82,6 +83,7 @@ sends = Table(
     Column("requested_at", UtcDateTime, nullable=False),
     Column("due_at", UtcDateTime),
     Column("claimed_by", String(64)),
+    Column("label", String(96)),
     UniqueConstraint("request_id", "recipient", name="uq_sms_sends_request_recipient"),
     Index("ix_sms_sends_state_due", "state", "due_at"),
     Index("ix_sms_sends_user_requested", "user_id", "requested_at"),

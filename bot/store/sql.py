@@ -33,12 +33,15 @@ from sqlalchemy import Connection, func, select, text
 
 from bot.core import (
     INTERRUPTED_KIND,
+    AuditPeriod,
+    AuditRow,
     CancelOutcome,
     CancelResult,
     Clock,
     Duplicate,
     Event,
     Ledger,
+    Listing,
     Opened,
     OpenResult,
     OverLimit,
@@ -49,13 +52,16 @@ from bot.core import (
     StatusListener,
     StatusPost,
     Usage,
+    UserCounts,
     over_limit,
     require_aware,
     utc_now,
 )
 from bot.store import outbox as ob
 from bot.store import queries as q
+from bot.store import reports
 from bot.store.database import Database, connect
+from bot.store.export import audit_rows
 from bot.store.inbox import SqlInbox
 from bot.store.migrations import current_version, migrate
 from bot.store.optouts import SqlOptOuts
@@ -302,6 +308,31 @@ class SqlLedger(Ledger):
         stmt = select(func.count()).select_from(sends).where(sends.c.state == State.SCHEDULED)
         count: int | None = await self.database.read(lambda conn: conn.scalar(stmt))
         return count or 0
+
+    # --- what people and admins look at ------------------------------------------------------
+
+    async def usage(self, user_id: str, now: datetime) -> Usage:
+        return await self.database.read(lambda conn: q.usage(conn, user_id, now))
+
+    async def list_everyone(self, *, recent: int, scheduled: int) -> Listing:
+        return await self.database.read(
+            lambda conn: reports.list_everyone(conn, max(0, recent), max(0, scheduled))
+        )
+
+    async def counts_by_user(self, now: datetime) -> list[UserCounts]:
+        return await self.database.read(lambda conn: reports.counts_by_user(conn, now))
+
+    async def opt_out_count(self) -> int:
+        return await self.database.read(reports.opt_out_count)
+
+    async def audit_rows(
+        self, period: AuditPeriod, *, after: int | None, limit: int
+    ) -> list[AuditRow]:
+        return await self.database.read(lambda conn: audit_rows(conn, period, after, limit))
+
+    async def set_flag(self, key: str, value: str) -> bool:
+        at = self._clock()
+        return await self.database.write(lambda conn: reports.set_flag(conn, key, value, at))
 
     async def history(self, request_id: int) -> list[Event]:
         stmt = (
