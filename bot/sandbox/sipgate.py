@@ -23,13 +23,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar
 
 from aiohttp import web
 
 from bot.core import Clock, SmsExtension
-from bot.sandbox.local import HOST, listen_locally
+from bot.sandbox.local import LocalServer
 from bot.sandbox.sipgate_account import (
     CONTACTS_DEFAULT_LIMIT,
     contacts_page,
@@ -100,8 +99,13 @@ def _scopes(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-class FakeSipgate:
+class FakeSipgate(LocalServer):
     """An aiohttp app on a free port that behaves like the parts of sipgate the bot uses."""
+
+    runner_options: ClassVar[dict[str, Any]] = {
+        "handler_cancellation": True,
+        "shutdown_timeout": _SHUTDOWN_TIMEOUT,
+    }
 
     def __init__(
         self,
@@ -109,6 +113,7 @@ class FakeSipgate:
         extensions: Sequence[SmsExtension] = (SmsExtension("s0", "SMS", "+4915799912345"),),
         user_id: str = "w0",
     ) -> None:
+        super().__init__()
         self.extensions = list(extensions)
         self.user_id = user_id
         self.scopes: set[str] = {"all"}  # granted to the token the bot uses
@@ -121,46 +126,28 @@ class FakeSipgate:
         self._accepted: list[ReceivedRequest] = []
         self._script: deque[Scripted] = deque()
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._url: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 with a port the OS picks."""
         self._closing.clear()
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner, port = await listen_locally(
-            app, handler_cancellation=True, shutdown_timeout=_SHUTDOWN_TIMEOUT
-        )
-        self._url = f"http://{HOST}:{port}/v2"
+        await super().start()
 
     async def close(self) -> None:
         """Stop promptly: waiting handlers give up and drop their connection."""
         self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        await super().close()
 
     @property
     def url(self) -> str:
         """Base URL to give ``SipgateClient`` (``http://127.0.0.1:<port>/v2``)."""
-        if self._url is None:
-            raise RuntimeError("FakeSipgate is not started")
-        return self._url
+        return f"{self.origin}/v2"
 
     # -- what the demo and tests look at and steer -----------------------------------
 

@@ -19,12 +19,11 @@ import itertools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
+from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bot.sandbox.local import HOST, listen_locally
+from bot.sandbox.local import LocalServer
 from bot.sandbox.slack_api import (
     DEFAULT_USERS,
     TEAM_NAME,
@@ -70,8 +69,10 @@ class Published:
     view_id: str
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     """Slack's Web API and response_urls on a local port, recording everything."""
+
+    runner_options: ClassVar[dict[str, Any]] = {"shutdown_timeout": SHUTDOWN_TIMEOUT}
 
     def __init__(
         self,
@@ -80,6 +81,7 @@ class FakeSlack:
         users: Mapping[str, SlackUser] | None = None,
         usergroups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.users: dict[str, SlackUser] = dict(DEFAULT_USERS if users is None else users)
         self.usergroups = {group: list(ids) for group, ids in (usergroups or {}).items()}
@@ -92,8 +94,6 @@ class FakeSlack:
         self._trigger_users: dict[str, str] = {}
         self._view_counter = itertools.count(1)
         self._url_counter = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._origin = ""
 
     def _default_handlers(self) -> dict[str, Handler]:
         return {
@@ -112,11 +112,6 @@ class FakeSlack:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on ``127.0.0.1`` on a free port."""
-        self._runner, port = await listen_locally(self.web_app(), shutdown_timeout=SHUTDOWN_TIMEOUT)
-        self._origin = f"http://{HOST}:{port}"
-
     def web_app(self) -> web.Application:
         """The routes: the Web API and response_urls (a subclass adds its own)."""
         app = web.Application()
@@ -124,31 +119,6 @@ class FakeSlack:
         app.router.add_post("/response/{key}", self._serve_response)
         self.files.add_routes(app)
         return app
-
-    async def close(self) -> None:
-        """Stop listening (idempotent)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def origin(self) -> str:
-        """``http://127.0.0.1:<port>`` (only once started)."""
-        if not self._origin:
-            raise RuntimeError("FakeSlack is not started: use `async with FakeSlack()` or start()")
-        return self._origin
 
     @property
     def api_url(self) -> str:

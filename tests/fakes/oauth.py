@@ -28,12 +28,11 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import BasicAuth, web
 
-from bot.sandbox.local import HOST, listen_locally
+from bot.sandbox.local import LocalServer
 
 CLIENT_ID = "sandbox-client"
 CLIENT_SECRET = "sandbox-client-secret"
@@ -69,7 +68,7 @@ class _Refused(Exception):  # noqa: N818 - a refusal, answered as an OAuth error
         self.status, self.error, self.description = status, error, description
 
 
-class FakeSipgateLogin:
+class FakeSipgateLogin(LocalServer):
     """sipgate's Keycloak on a local port: codes, access tokens and rotating refresh tokens."""
 
     def __init__(
@@ -81,6 +80,7 @@ class FakeSipgateLogin:
         refresh_lifetime: int = 2_592_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__()
         self.realm = realm
         self.clients = dict(clients or {CLIENT_ID: CLIENT_SECRET})
         self.access_lifetime = access_lifetime
@@ -88,40 +88,18 @@ class FakeSipgateLogin:
         self.clock = clock
         self.grants: list[Grant] = []
         self._issued: dict[str, _Issued] = {}
-        self._runner: web.AppRunner | None = None
-        self._origin = ""
 
-    async def start(self) -> None:
+    def web_app(self) -> web.Application:
         app = web.Application()
         base = OIDC.format(realm=self.realm)
         app.router.add_get(f"{base}/auth", self._serve_auth)
         app.router.add_post(f"{base}/token", self._serve_token)
-        self._runner, port = await listen_locally(app)
-        self._origin = f"http://{HOST}:{port}"
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        return app
 
     @property
     def url(self) -> str:
         """The login server's base URL (``SIPGATE_LOGIN_URL``)."""
-        if not self._origin:
-            raise RuntimeError("FakeSipgateLogin is not started")
-        return self._origin
+        return self.origin
 
     @property
     def token_url(self) -> str:
