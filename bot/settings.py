@@ -104,13 +104,13 @@ class Settings:
 
     @property
     def access_rules(self) -> AccessRules:
-        """Who may send from where, and who administers."""
+        """Who may send from where, and who administers. With SMS_ALLOWED_CHANNELS set, the
+        inbox channel counts as allowed too: replies to SMS are written there."""
+        channels = self.allowed_channels
+        if channels and self.inbox_channel is not None:
+            channels = channels | {self.inbox_channel}
         return AccessRules(
-            self.allowed_users,
-            self.allowed_usergroups,
-            self.allowed_channels,
-            self.allow_everyone,
-            self.admins,
+            self.allowed_users, self.allowed_usergroups, channels, self.allow_everyone, self.admins
         )
 
     @property

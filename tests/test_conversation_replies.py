@@ -152,6 +152,17 @@ async def test_a_mention_in_the_thread_sends_the_text_without_the_mention(
     assert (request.channel_id, request.thread_ts) == (INBOX, parent.ts)
 
 
+async def test_a_reply_in_the_inbox_channel_passes_a_channel_limit(
+    make_bot: MakeBot, fakes: ScriptedFakes
+) -> None:
+    bot = await inbox_bot(make_bot, SMS_ALLOWED_CHANNELS="C_SALES")
+    parent = await sms_arrives(bot)
+
+    await mention(bot, f"{MENTION} On my way", thread_ts=parent.ts)
+
+    assert await sent_texts(fakes, 1) == [(ANNA, "On my way")]
+
+
 async def test_a_mention_delivered_again_by_slack_sends_once(
     make_bot: MakeBot, fakes: ScriptedFakes
 ) -> None:

@@ -348,3 +348,15 @@ def test_the_low_balance_is_an_amount_in_the_account_s_currency(raw: str, amount
 
 def test_without_a_low_balance_there_is_no_warning() -> None:
     assert load_settings(MINIMAL).sipgate_low_balance is None
+
+
+def test_the_inbox_channel_is_an_allowed_channel_when_channels_are_limited() -> None:
+    limited = {**MINIMAL, "SMS_ALLOWED_CHANNELS": "C_SALES"}
+
+    with_inbox = load_settings({**limited, "SMS_INBOX_CHANNEL": "C_INBOX"}).access_rules
+    without = load_settings(limited).access_rules
+    unlimited = load_settings({**MINIMAL, "SMS_INBOX_CHANNEL": "C_INBOX"}).access_rules
+
+    assert with_inbox.channels == {"C_SALES", "C_INBOX"}
+    assert without.channels == {"C_SALES"}
+    assert unlimited.channels == frozenset()  # no limit stays no limit
