@@ -13,7 +13,7 @@ from bot.sandbox.harness import ManualClock
 from bot.sandbox.sipgate import Scripted
 from bot.sandbox.slack_api import ApiCall
 from bot.sandbox.waiting import poll_until
-from bot.slack.home import EXPORT_ACTION_PREFIX
+from bot.slack.home_view import EXPORT_ACTION_PREFIX
 from tests.fakes import ScriptedFakes
 from tests.helpers import (
     NUMBER,

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from bot.core import OriginKind, State
 from bot.sandbox.harness import ManualClock
 from bot.sandbox.waiting import poll_until
-from bot.slack.home import CANCEL_ACTION, COMPOSE_ACTION
+from bot.slack.home_view import CANCEL_ACTION, COMPOSE_ACTION
 from bot.store import SqlLedger
 from bot.store.schema import opt_outs
 from tests.fakes import ScriptedFakes

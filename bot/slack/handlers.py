@@ -27,8 +27,8 @@ from bot.slack.compose import (
 )
 from bot.slack.context import Listener, SlackContext, after_ack
 from bot.slack.export import export_to_dm
-from bot.slack.home import CANCEL_ACTION, COMPOSE_ACTION, EXPORT_ACTION_PREFIX, EXPORT_DAYS
 from bot.slack.home_tab import publish_home
+from bot.slack.home_view import CANCEL_ACTION, COMPOSE_ACTION, EXPORT_ACTION_PREFIX, EXPORT_DAYS
 from bot.slack.parse import (
     CancelCommand,
     Command,

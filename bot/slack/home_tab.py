@@ -7,7 +7,7 @@ import logging
 
 from bot.core import Decision
 from bot.slack.context import SlackContext
-from bot.slack.home import LATEST_SHOWN, AdminPart, HomeData, home_view
+from bot.slack.home_view import LATEST_SHOWN, AdminPart, HomeData, home_view
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bot.core import (
     UserCounts,
 )
 from bot.sandbox.transcript import home_tab
-from bot.slack.home import (
+from bot.slack.home_view import (
     CANCEL_ACTION,
     COMPOSE_ACTION,
     LATEST_SHOWN,
