@@ -1,5 +1,6 @@
 """The database down: at start-up (a clear error, non-zero exit) and while running (requests
-refused with an explanation, nothing sent without a record, never a 500 to Slack)."""
+refused with an explanation, nothing sent without a record, never a 500 to Slack, an outcome
+that came back while it restarted recorded once it is back)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.core import SchedulerConfig, SendScheduler
+from bot.core import SchedulerConfig, SendScheduler, State
 from bot.sandbox.harness import ManualClock, Sandbox, sandbox_environ
-from bot.sandbox.waiting import poll_until
+from bot.sandbox.sipgate import Scripted
+from bot.sandbox.waiting import poll_until, probe_until
 from bot.slack.texts import DATABASE_DOWN
 from tests.fakes import ScriptedFakes
 from tests.helpers import ROOT, MakeBot, PostgresDatabase, assert_settled, free_port
@@ -153,6 +155,11 @@ async def test_postgresql_gone_while_running_refuses_and_explains(
     bot = await make_bot(run_scheduler=False, DATABASE_URL=disposable_database.url)
     await bot.command(f"{NUMBER} first")
     await fakes.sipgate.wait_for_posts(1)
+    await poll_until(  # its outcome is recorded (one coming back later is written when it can)
+        lambda: any("accepted by sipgate" in m.text for m in fakes.slack.messages("C_GENERAL")),
+        10,
+        lambda: "the first SMS's status never showed its outcome",
+    )
 
     await disposable_database.drop()  # WITH (FORCE): live connections are cut
     response = await bot.command(f"{NUMBER} second")
@@ -164,3 +171,26 @@ async def test_postgresql_gone_while_running_refuses_and_explains(
         lambda: f"not told: {[p.body for p in fakes.slack.responses]}",
     )
     await assert_settled(bot, lambda: len(fakes.sipgate.sms_posts) == 1, "sent without a record")
+
+
+async def test_postgresql_restart_while_sipgate_answers_records_the_outcome_once_back(
+    make_bot: MakeBot, fakes: ScriptedFakes, disposable_database: PostgresDatabase
+) -> None:
+    bot = await make_bot(run_scheduler=False, DATABASE_URL=disposable_database.url)
+    fakes.sipgate.script_send(Scripted(status=204, delay=0.5))
+    await bot.command(f"{NUMBER} while the database restarts")
+    await fakes.sipgate.wait_for_posts(1)
+
+    await disposable_database.restart(down_seconds=1.5)  # sipgate accepts the SMS meanwhile
+
+    async def accepted() -> bool:
+        request = await bot.ledger.get_request(1)
+        return request is not None and [s.state for s in request.sends] == [State.ACCEPTED]
+
+    await probe_until(accepted, 10, lambda: "the outcome was never recorded")
+    await poll_until(
+        lambda: any("accepted by sipgate" in m.text for m in fakes.slack.messages("C_GENERAL")),
+        10,
+        lambda: f"status not shown: {[m.text for m in fakes.slack.messages('C_GENERAL')]}",
+    )
+    assert len(fakes.sipgate.sms_posts) == 1  # the SMS went out once; only its record waited

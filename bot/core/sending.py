@@ -51,6 +51,11 @@ from bot.metrics import METRICS
 log = logging.getLogger(__name__)
 
 RECIPIENT_CHARS = 32  # the ledger keeps a recipient in at most this many characters
+#: sipgate has answered, the database has not taken the outcome: write it again after this
+#: many seconds, doubling, for at most OUTCOME_RETRY_MOST (a restart of the database takes
+#: seconds). Writing an outcome twice is harmless: only a ``sending`` send takes one.
+OUTCOME_RETRY_FIRST = 0.5
+OUTCOME_RETRY_MOST = 120.0
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ class SendService:
         self, send: SendRecord, state: State, status: int | None, kind: str | None, started: float
     ) -> SendRecord:
         METRICS.observe_sipgate(state.value, asyncio.get_running_loop().time() - started)
-        await self.ledger.finish(send.id, state, sipgate_status=status, error_kind=kind)
+        await self._record_outcome(send.id, state, status, kind)
         log.info(
             "sms %s",
             state.value,
@@ -250,6 +255,23 @@ class SendService:
         return dataclasses.replace(
             send, state=state, sipgate_status=status, error_kind=kind, updated_at=self.clock()
         )
+
+    async def _record_outcome(
+        self, send_id: int, state: State, status: int | None, kind: str | None
+    ) -> None:
+        """The outcome into the ledger, tried again while the database is away (the SMS is
+        not: it went out or not, only writing that down is repeated)."""
+        pause, waited = OUTCOME_RETRY_FIRST, 0.0
+        while True:
+            try:
+                await self.ledger.finish(send_id, state, sipgate_status=status, error_kind=kind)
+                return
+            except LedgerUnavailable:
+                if waited >= OUTCOME_RETRY_MOST:
+                    raise
+                log.warning("outcome not recorded yet: database unavailable")
+            await asyncio.sleep(pause)
+            waited, pause = waited + pause, pause * 2
 
     # --- later -------------------------------------------------------------------------------
 

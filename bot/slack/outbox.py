@@ -19,7 +19,16 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from bot.core import Clock, InboundLedger, Ledger, SmsRequest, State, StatusKind, StatusPost
+from bot.core import (
+    Clock,
+    InboundLedger,
+    Ledger,
+    SendRecord,
+    SmsRequest,
+    State,
+    StatusKind,
+    StatusPost,
+)
 from bot.slack.status import StatusDelivery
 from bot.slack.web import SlackCallFailed
 
@@ -32,14 +41,16 @@ WAIT_FOR_SENDS = 2.0  # seconds before looking again at outcome posts whose requ
 STALE_OUTCOME = timedelta(minutes=2)  # longer than any send can take: report what is known
 STOP_GRACE = 3.0  # seconds at shutdown for posts under way
 MARK_EVERY = 0.02  # seconds between two writes of what was delivered
+MARK_RETRY = 1.0  # seconds before writing again when the database refused the last write
 KEEP_SHOWN = 10_000  # status messages remembered after they were written to the ledger
 
 
 class Marks:
     """Delivered posts and new status messages, written to the ledger together, in batches."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, retry: float = MARK_RETRY) -> None:
         self._ledger = ledger
+        self._retry = retry
         self._delivered: list[int] = []
         self._shown: list[tuple[int, str, str]] = []
         # Status messages shown lately (request id → channel, ts), kept after they are written:
@@ -74,8 +85,8 @@ class Marks:
                 del self._recent[next(iter(self._recent))]
             self._soon()
 
-    async def flush(self) -> None:
-        """Write what is waiting now (kept for the next write if the database fails)."""
+    async def flush(self) -> bool:
+        """Write what is waiting now; False if the database failed (kept for the next write)."""
         delivered, shown = self._delivered, self._shown
         self._delivered, self._shown = [], []
         try:
@@ -83,6 +94,8 @@ class Marks:
         except Exception:
             log.exception("delivered status posts not recorded yet")
             self._delivered[:0], self._shown[:0] = delivered, shown
+            return False
+        return True
 
     def _soon(self) -> None:
         if self._writing is None or self._writing.done():
@@ -91,7 +104,8 @@ class Marks:
     async def _write_later(self) -> None:
         await asyncio.sleep(MARK_EVERY)
         while self._delivered or self._shown:
-            await self.flush()
+            if not await self.flush():
+                await asyncio.sleep(self._retry)  # the database is not asked again at once
 
 
 class StatusOutbox:
@@ -232,6 +246,7 @@ class StatusOutbox:
         if request is None:
             await self._done(queue, [head], error="request_gone")
             return True
+        request = self._with_news(request, self._queued[queue])
         batch = self._batch(queue, request)
         if not batch:  # the next outcome starts it again; the timer is a backstop
             asyncio.get_running_loop().call_later(WAIT_FOR_SENDS, self._start, queue)
@@ -260,6 +275,18 @@ class StatusOutbox:
         if known is None:
             known = await self._ledger.get_request(post.request_id)
         return None if known is None else self._marks.where_shown(known)
+
+    def _with_news(self, request: SmsRequest, posts: Sequence[StatusPost]) -> SmsRequest:
+        """The request with the states its queued posts carry: a snapshot taken before they
+        were recorded (a read for a post claimed from a stopped instance) is older than them."""
+        news = {send.id: send for post in posts for send in post.sends}
+        sends = tuple(_newer(send, news.get(send.id)) for send in request.sends)
+        if sends == request.sends:
+            return request
+        updated = dataclasses.replace(request, sends=sends)
+        if request.id in self._known:
+            self._known[request.id] = updated
+        return updated
 
     def _batch(self, queue: str, request: SmsRequest) -> list[StatusPost]:
         """The next post, or the run of outcome posts; empty while its sends still go out."""
@@ -313,6 +340,16 @@ class StatusOutbox:
 def _request_id(queue: str) -> int:
     kind, _, number = queue.partition(":")
     return int(number) if kind == "request" and number.isdigit() else 0
+
+
+_PROGRESS = {State.SCHEDULED: 0, State.SENDING: 1}  # every other state is final (2)
+
+
+def _newer(send: SendRecord, news: SendRecord | None) -> SendRecord:
+    """Of two views of a send, the one further along (a send never goes back)."""
+    if news is None or _PROGRESS.get(news.state, 2) < _PROGRESS.get(send.state, 2):
+        return send
+    return news
 
 
 def _leading(posts: Sequence[StatusPost], kind: StatusKind) -> list[StatusPost]:
