@@ -20,7 +20,7 @@ import aiohttp
 from bench.inbound import POLL_INTERVAL, answers_at_once, idle_round_cpu, start_inbound
 from bench.load import BodyFactory, Tracker
 from bench.proc import ROOT, Server
-from bench.report import machine, plot, table, write_json
+from bench.report import machine, plot, soak_table, table, write_json
 from bench.scenarios import (
     SMOKE,
     Plan,
@@ -33,6 +33,7 @@ from bench.scenarios import (
     run_load,
     scheduled_summary,
 )
+from bench.soak import run_soak
 from bot.sandbox.harness import Fakes, sandbox_environ
 from tests.fakes import ScriptedFakes  # the fakes with latency
 
@@ -49,6 +50,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-floors", action="store_true", help="skip the two floors")
     parser.add_argument("--no-search", action="store_true", help="skip the max-rate search")
     parser.add_argument("--out", type=Path, default=None, help="JSON path")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        default=None,
+        help="instead of the scenarios: a soak run with faults, then an audit (see bench/soak.py)",
+    )
     return parser.parse_args(argv)
 
 
@@ -275,8 +283,26 @@ def report(args: argparse.Namespace, results: dict[str, Any]) -> None:
     print(f"\n{out} ({results['elapsed_s']:.0f} s)")
 
 
+def soak(args: argparse.Namespace, minutes: float) -> int:
+    """The soak run; exit status 1 if its audit found a problem."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        try:
+            results = asyncio.run(run_soak(minutes, Path(tmp), args.database == "postgres"))
+        finally:
+            keep_logs(Path(tmp))
+    results.update(machine=machine(), elapsed_s=time.monotonic() - started)
+    out = args.out or RESULTS / "soak.json"
+    write_json(results, out)
+    print(soak_table(results))
+    print(f"\n{out} ({results['elapsed_s']:.0f} s)")
+    return 1 if results["problems"] else 0
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.soak is not None:
+        return soak(args, args.soak)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         workdir = Path(tmp)

@@ -35,8 +35,17 @@ def cpu_seconds(pid: int) -> float:
 
 def peak_rss_mb(pid: int) -> float:
     """VmHWM of ``pid`` in MiB."""
+    return _status_mb(pid, "VmHWM:")
+
+
+def rss_mb(pid: int) -> float:
+    """VmRSS of ``pid`` in MiB."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -98,6 +107,17 @@ class Server:
 
     def rss(self) -> float:
         return peak_rss_mb(self.pid)
+
+    def rss_now(self) -> float:
+        """VmRSS of the process now, in MiB."""
+        return rss_mb(self.pid)
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, as in a crash."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(5)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after a timeout (idempotent)."""

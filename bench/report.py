@@ -129,6 +129,31 @@ def _inbound_notes(inbound: dict[str, Any]) -> list[str]:
     return lines
 
 
+def soak_table(results: dict[str, Any]) -> str:
+    """The soak run: what was injected, the audit's figures, and its verdict."""
+    rows = [f"| {name} | {count} |" for name, count in sorted(results["faults"].items())]
+    audit = results["audit"]
+    rows += [f"| {name.replace('_', ' ')} | {_cell(value)} |" for name, value in audit.items()]
+    for index, process in enumerate(results["memory"], 1):
+        rows.append(
+            f"| bot process {index}: life s, settled / last / peak RSS MB | "
+            f"{process['life_s']:.0f}, {process['settled_mb']:.0f} / {process['last_mb']:.0f} / "
+            f"{process['peak_mb']:.0f} |"
+        )
+    problems = results["problems"]
+    verdict = "clean" if not problems else "PROBLEMS: " + "; ".join(problems)
+    head = f"soak: {results['plan']['seconds'] / 60:g} min on {results['database']}"
+    return "\n".join([head, "", "| | |", "|---|---|", *rows, "", f"audit: {verdict}"])
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {count}" for key, count in sorted(value.items()))
+    return str(value)
+
+
 def write_json(results: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=1, default=str, allow_nan=True))

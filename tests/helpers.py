@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -325,6 +326,12 @@ class PostgresDatabase:
         if self.name is not None:
             await drop_database(POSTGRES_URL, self.name)
 
+    async def restart(self, down_seconds: float) -> None:
+        """What its clients see of a restart: every connection cut, none accepted for
+        ``down_seconds``, then back (the other databases of the server are left alone)."""
+        if self.name is not None:
+            await restart_database(POSTGRES_URL, self.name, down_seconds)
+
 
 @asynccontextmanager
 async def own_database(prefix: str) -> AsyncIterator[PostgresDatabase]:
@@ -363,6 +370,22 @@ async def drop_database(url: str, name: str) -> None:
     try:
         async with engine.connect() as conn:
             await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await engine.dispose()
+
+
+async def restart_database(url: str, name: str, down_seconds: float) -> None:
+    """Cut every connection to database ``name`` and refuse new ones for ``down_seconds``."""
+    engine = _admin_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            try:
+                cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                await conn.execute(text(cut), {"n": name})
+                await asyncio.sleep(down_seconds)
+            finally:
+                await conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
     finally:
         await engine.dispose()
 

@@ -202,6 +202,10 @@ class FakeSipgate(LocalServer):
         """A scripted answer to the next read of ``name`` ("history", "balance", …), if any."""
         return None
 
+    def next_send_answer(self) -> Scripted:
+        """The answer to the next valid SMS post: the next scripted one, else 204."""
+        return self._script.popleft() if self._script else Scripted()
+
     # -- request handling ------------------------------------------------------------
 
     def _routes(self) -> dict[str, _Route]:
@@ -291,8 +295,7 @@ class FakeSipgate(LocalServer):
             return _status(400)
         if received.json["smsId"] not in {e.id for e in self.extensions}:
             return _status(403)
-        scripted = self._script.popleft() if self._script else Scripted()
-        answer = await self._scripted_answer(scripted)
+        answer = await self._scripted_answer(self.next_send_answer())
         if answer is None:
             return _drop(request)
         if 200 <= answer.status < 300:  # a 2xx answer that goes out counts as accepted
