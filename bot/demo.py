@@ -31,7 +31,7 @@ SHORTCUT = "send_as_sms"
 NUMBER = "+49 151 12345678"
 E164 = "+4915112345678"
 #: The local stand-in has no rate limits: the demo posts as fast as it answers.
-LOCAL_PACE = Pace(rate=1000.0, burst=1000.0)
+LOCAL_PACE = Pace(rate=1000.0, burst=1000.0, mark_every=0.02)
 
 
 class Demo:

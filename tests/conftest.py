@@ -48,8 +48,9 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 #: The fake Slack has no limits unless a test turns them on: post as fast as it answers
-#: (a test of pacing passes Slack's own ``SLACK_PACE``). Backoff after failures stays real.
-UNPACED = Pace(rate=1000.0, burst=1000.0)
+#: (a test of pacing passes Slack's own ``SLACK_PACE``), and what was delivered is written to
+#: the ledger soon after. Backoff after failures stays real.
+UNPACED = Pace(rate=1000.0, burst=1000.0, mark_every=0.02)
 
 
 @pytest.fixture

@@ -204,7 +204,7 @@ class DownThenBackLedger:
 
 async def test_delivered_posts_are_written_again_after_a_pause_when_the_database_refused() -> None:
     ledger = DownThenBackLedger(failures=1)
-    marks = Marks(cast(Ledger, ledger), retry=0.3)
+    marks = Marks(cast(Ledger, ledger), every=0.02, retry=0.3)
 
     marks.delivered([7])
     await poll_until(lambda: len(ledger.writes) == 1, 1, lambda: "never written")

@@ -40,7 +40,6 @@ GIVE_UP = timedelta(hours=24)
 WAIT_FOR_SENDS = 2.0  # seconds before looking again at outcome posts whose request still sends
 STALE_OUTCOME = timedelta(minutes=2)  # longer than any send can take: report what is known
 STOP_GRACE = 3.0  # seconds at shutdown for posts under way
-MARK_EVERY = 0.02  # seconds between two writes of what was delivered
 MARK_RETRY = 1.0  # seconds before writing again when the database refused the last write
 KEEP_SHOWN = 10_000  # status messages remembered after they were written to the ledger
 
@@ -48,8 +47,9 @@ KEEP_SHOWN = 10_000  # status messages remembered after they were written to the
 class Marks:
     """Delivered posts and new status messages, written to the ledger together, in batches."""
 
-    def __init__(self, ledger: Ledger, retry: float = MARK_RETRY) -> None:
+    def __init__(self, ledger: Ledger, every: float, retry: float = MARK_RETRY) -> None:
         self._ledger = ledger
+        self._every = every
         self._retry = retry
         self._delivered: list[int] = []
         self._shown: list[tuple[int, str, str]] = []
@@ -102,7 +102,7 @@ class Marks:
             self._writing = asyncio.create_task(self._write_later())
 
     async def _write_later(self) -> None:
-        await asyncio.sleep(MARK_EVERY)
+        await asyncio.sleep(self._every)
         while self._delivered or self._shown:
             if not await self.flush():
                 await asyncio.sleep(self._retry)  # the database is not asked again at once
@@ -122,7 +122,7 @@ class StatusOutbox:
         self._inbox = inbox
         self._delivery = delivery
         self._clock = clock
-        self._marks = Marks(ledger)
+        self._marks = Marks(ledger, delivery.pacer.pace.mark_every)
         self._queued: dict[str, list[StatusPost]] = {}
         self._known: dict[int, SmsRequest] = {}  # requests as last seen, while queued
         self._draining: dict[str, asyncio.Task[None]] = {}

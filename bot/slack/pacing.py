@@ -22,6 +22,10 @@ class Pace:
     burst: float = 3.0  # messages a quiet conversation may take at once
     backoff_first: float = 1.0  # seconds before the first retry after a 5xx or dropped connection
     backoff_most: float = 300.0  # never wait longer than this between two tries
+    #: Seconds the outbox gathers what was delivered before writing it to the ledger in one
+    #: transaction: a request's status message and its outcome usually share one write. A
+    #: crash loses at most this much of it (those statuses are shown again by the next bot).
+    mark_every: float = 0.25
 
 
 SLACK = Pace()
