@@ -105,6 +105,16 @@ class Server:
     def cpu(self) -> float:
         return cpu_seconds(self.pid)
 
+    async def quiet(self, *, share: float = 0.05, window: float = 0.5, most: float = 60.0) -> None:
+        """Wait until the process uses less than ``share`` of a core over ``window`` seconds
+        (at most ``most`` seconds)."""
+        deadline = time.monotonic() + most
+        while time.monotonic() < deadline:
+            before = self.cpu()
+            await asyncio.sleep(window)
+            if self.cpu() - before < share * window:
+                return
+
     def rss(self) -> float:
         return peak_rss_mb(self.pid)
 

@@ -158,6 +158,7 @@ async def run_load(
     drain_timeout: float,
 ) -> dict[str, Any]:
     """One open-loop run against ``server``; figures plus CPU per SMS and peak RSS."""
+    await server.quiet()  # what an earlier scenario left (statuses still going out) is not counted
     cpu_before = server.cpu()
     with harness_gc_paused():
         records = await open_loop(
