@@ -165,6 +165,7 @@ class Bench:
         plan, sipgate = self.plan.inbound, self.fakes.sipgate
         baseline = 0.0
         if plan.idle_rounds:
+            await bot.quiet()  # the statuses the rate search left are out
             before = bot.cpu()
             await asyncio.sleep(plan.idle_rounds * POLL_INTERVAL)
             baseline = bot.cpu() - before

@@ -86,6 +86,7 @@ async def idle_round_cpu(
 ) -> dict[str, float]:
     """The CPU of a poll round that finds nothing (``baseline``: CPU seconds of the bot
     without inbound over as many intervals)."""
+    await bot.quiet()  # posts the bot before it left undelivered are out
     seen = len(sipgate.history_requests)
     start_cpu = bot.cpu()
     await wait_history_requests(sipgate, seen + rounds, rounds * POLL_INTERVAL + 30)
