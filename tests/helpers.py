@@ -39,6 +39,7 @@ from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack_api import Message
 from bot.sandbox.slack_requests import form_body, signed_headers, slash_command_fields
 from bot.sandbox.waiting import poll_until, probe_until
+from bot.sipgate import SipgateAuth
 from bot.store import SqlLedger, database_url_for, redact_url
 from bot.store.schema import metadata
 
@@ -46,6 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository
 #: Copies of the specifications the tests check against (sipgate's Swagger, Slack's manifest
 #: schema, real Slack payloads), kept in the repository so a clean clone tests alone.
 REFERENCE = ROOT / "tests" / "fixtures" / "reference"
+#: sipgate credentials of the tests: obviously not real, and one pair for every test.
+TOKEN_ID = "token-TEST01"
+TOKEN = "test-token-not-a-secret"
+PAT = SipgateAuth.personal_access_token(TOKEN_ID, TOKEN)
+
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NUMBER = "+49 151 12345678"
 

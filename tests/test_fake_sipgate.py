@@ -10,10 +10,9 @@ import aiohttp
 import pytest
 
 from bot.sandbox.sipgate import DROP, FakeSipgate, Scripted
-from bot.sipgate import SipgateAuth
 from tests.fakes.sipgate import ScriptedSipgate
+from tests.helpers import PAT
 
-PAT = SipgateAuth.personal_access_token("token-AB12CD", "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc")
 AUTH = {"Authorization": PAT.header()}
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 ANNA = "+4915112345678"

@@ -12,7 +12,7 @@ from bot.settings import Secret, SettingsError, load_settings
 BOT_TOKEN = "xoxb-1111-2222-SECRETBOT"
 SIGNING_SECRET = "8f14e45fceea167a5a36dedd4bea2543"
 APP_TOKEN = "xapp-1-secret-app-for-tests"
-SIPGATE_TOKEN = "0b7ad7a2-SECRET-SIPGATE"
+SIPGATE_TOKEN = "test-SECRET-not-real"
 OAUTH_TOKEN = "eyJhbGciOi.SECRET-OAUTH"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN, SIPGATE_TOKEN, OAUTH_TOKEN)
 

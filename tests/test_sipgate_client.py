@@ -33,10 +33,8 @@ from bot.sipgate import (
 )
 from bot.slack.texts import explain_failure
 from tests.fakes.sipgate import ScriptedSipgate
-from tests.helpers import free_port
+from tests.helpers import PAT, TOKEN, TOKEN_ID, free_port
 
-TOKEN = "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc"
-PAT = SipgateAuth.personal_access_token("token-AB12CD", TOKEN)
 RECIPIENT = "+4915112345678"
 
 
@@ -312,7 +310,7 @@ def test_bad_base_url_is_refused(base_url: str) -> None:
 def test_repr_hides_token() -> None:
     text = repr(SipgateClient(base_url="https://api.sipgate.com/v2", auth=PAT))
     assert TOKEN not in text
-    assert json.dumps("token-AB12CD")[1:-1] in text
+    assert json.dumps(TOKEN_ID)[1:-1] in text
 
 
 # -- the fake itself ---------------------------------------------------------------------

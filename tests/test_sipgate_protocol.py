@@ -34,10 +34,8 @@ from bot.sipgate import (
     parse_userinfo,
 )
 from bot.slack.texts import explain_failure
+from tests.helpers import PAT, TOKEN, TOKEN_ID
 
-TOKEN_ID = "token-AB12CD"
-TOKEN = "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc"
-PAT = SipgateAuth.personal_access_token(TOKEN_ID, TOKEN)
 OAUTH = SipgateAuth.oauth("eyJhbGciOi.eyJzdWIiOiJ3MCJ9.sig")
 
 
@@ -54,7 +52,7 @@ def test_oauth_header_is_bearer() -> None:
 
 
 def test_repr_hides_secrets() -> None:
-    assert repr(PAT) == "SipgateAuth(kind='token', token_id='token-AB12CD')"
+    assert repr(PAT) == f"SipgateAuth(kind='token', token_id='{TOKEN_ID}')"
     assert repr(OAUTH) == "SipgateAuth(kind='oauth')"
     assert TOKEN not in f"{PAT} {PAT!r}"
     assert "eyJ" not in f"{OAUTH} {OAUTH!r}"

@@ -18,7 +18,6 @@ import pytest
 from bot.sandbox.sipgate import DROP, HANG, ReceivedRequest, Scripted
 from bot.sandbox.sipgate_history import HistoryQuery
 from bot.sipgate import (
-    SipgateAuth,
     SipgateClient,
     SipgateNoAnswer,
     SipgateServerError,
@@ -26,8 +25,8 @@ from bot.sipgate import (
 )
 from bot.sipgate.reads import HISTORY_PAGE, build_contacts
 from tests.fakes.sipgate import ScriptedSipgate
+from tests.helpers import PAT
 
-PAT = SipgateAuth.personal_access_token("token-AB12CD", "0b5e2f8a-1c3d-4e5f-9a7b-123456789abc")
 ANNA = "+4915112345678"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -13,11 +13,10 @@ import yaml
 from jsonschema import Draft7Validator
 
 from bot.sandbox.sipgate import FakeSipgate
-from bot.sipgate import SipgateAuth, SipgateClient, build_send_sms
-from tests.helpers import ROOT, reference_file
+from bot.sipgate import SipgateClient, build_send_sms
+from tests.helpers import PAT, ROOT, reference_file
 
 SCHEMA_PATH = ROOT / "tests" / "fixtures" / "sipgate_send_web_sms_request.json"
-PAT = SipgateAuth.personal_access_token("token-AB12CD", "0b5e2f8a-1c3d-5e5f-9a7b-123456789abc")
 LATER = datetime.now(UTC) + timedelta(hours=2)
 
 

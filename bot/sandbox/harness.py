@@ -49,7 +49,7 @@ from bot.slack.http import bound_port, build_web_app, start_site
 
 SIGNING_SECRET = "sandbox-signing-secret"  # noqa: S105 - made up for the sandbox
 SIPGATE_TOKEN_ID = "token-SANDBX"  # noqa: S105
-SIPGATE_TOKEN = "0b7ad7a2-5c7e-4d3e-9f10-5a1d2c3b4a59"  # noqa: S105 - not a real token
+SIPGATE_TOKEN = "sandbox-token-not-a-secret"  # noqa: S105
 
 
 class ManualClock:
