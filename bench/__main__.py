@@ -19,7 +19,7 @@ import aiohttp
 
 from bench.inbound import POLL_INTERVAL, answers_at_once, idle_round_cpu, start_inbound
 from bench.load import BodyFactory, Tracker
-from bench.proc import ROOT, Server
+from bench.proc import ROOT, Server, bot_env
 from bench.report import machine, plot, soak_table, table, write_json
 from bench.scenarios import (
     SMOKE,
@@ -34,7 +34,7 @@ from bench.scenarios import (
     scheduled_summary,
 )
 from bench.soak import run_soak
-from bot.sandbox.harness import Fakes, sandbox_environ
+from bot.sandbox.harness import Fakes
 from tests.fakes import ScriptedFakes  # the fakes with latency
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -58,19 +58,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="instead of the scenarios: a soak run with faults, then an audit (see bench/soak.py)",
     )
     return parser.parse_args(argv)
-
-
-def bot_env(fakes: Fakes, database_url: str) -> dict[str, str]:
-    return sandbox_environ(
-        fakes.slack,
-        fakes.sipgate,
-        SMS_ALLOWED_USERS="U_ALICE,U_BOB",
-        SMS_ALLOWED_COUNTRIES="DE",
-        SMS_USER_HOURLY_LIMIT="1000000000",
-        SIPGATE_TIMEOUT="15",
-        LOG_LEVEL="WARNING",
-        DATABASE_URL=database_url,
-    )
 
 
 def database_url(args: argparse.Namespace, workdir: Path) -> str:

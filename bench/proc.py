@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.sandbox.harness import Fakes, sandbox_environ
+
 ROOT = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT = 15.0
@@ -48,6 +50,19 @@ def _status_mb(pid: int, key: str) -> float:
         if line.startswith(key):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def bot_env(fakes: Fakes, database_url: str, **overrides: str) -> dict[str, str]:
+    """The bot's settings against ``fakes``: two allowed users, no hourly limit to speak of."""
+    settings = {
+        "SMS_ALLOWED_USERS": "U_ALICE,U_BOB",
+        "SMS_ALLOWED_COUNTRIES": "DE",
+        "SMS_USER_HOURLY_LIMIT": "1000000000",
+        "SIPGATE_TIMEOUT": "15",
+        "LOG_LEVEL": "WARNING",
+        "DATABASE_URL": database_url,
+    }
+    return sandbox_environ(fakes.slack, fakes.sipgate, **{**settings, **overrides})
 
 
 @dataclass

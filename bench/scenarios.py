@@ -87,16 +87,39 @@ def channel_of(tag: str) -> str:
     return f"C_{tag.upper().replace('-', '_')}"
 
 
+def command_body(slack: FakeSlack, text: str, channel: str, user: str = "U_ALICE") -> str:
+    """A signed-ready ``/sms`` command with a response_url of its own."""
+    fields = slash_command_fields(
+        text=text,
+        user_id=user,
+        channel_id=channel,
+        response_url=slack.new_response_url(user_id=user, channel_id=channel),
+        trigger_id=new_trigger_id(),
+    )
+    return form_body(fields)
+
+
+def modal_submission(
+    channel: str,
+    to: str,
+    message: str,
+    view_id: str,
+    *,
+    user: str = "U_ALICE",
+    when: int | None = None,
+) -> str:
+    """A submission of the compose modal as the bot opened it for ``channel``."""
+    form = ComposeForm(ModalMetadata(channel), [SmsExtension("s0", "SMS", "")], 1600, 30)
+    state = modal_state(to=to, message=message, when=when)
+    payload = view_submission_payload(
+        view=compose_view(form), state=state, user_id=user, view_id=view_id
+    )
+    return interactive_body(payload)
+
+
 def quick_body(slack: FakeSlack) -> BodyFactory:
     def make(tag: str) -> tuple[str, int]:
-        channel = channel_of(tag)
-        fields = slash_command_fields(
-            text=f"{new_number()} {tag} load test",
-            channel_id=channel,
-            response_url=slack.new_response_url(user_id="U_ALICE", channel_id=channel),
-            trigger_id=new_trigger_id(),
-        )
-        return form_body(fields), 1
+        return command_body(slack, f"{new_number()} {tag} load test", channel_of(tag)), 1
 
     return make
 
@@ -104,14 +127,7 @@ def quick_body(slack: FakeSlack) -> BodyFactory:
 def multi_body(slack: FakeSlack, recipients: int = 10) -> BodyFactory:
     def make(tag: str) -> tuple[str, int]:
         numbers = ", ".join(new_number() for _ in range(recipients))
-        channel = channel_of(tag)
-        fields = slash_command_fields(
-            text=f"{numbers} {tag} to ten",
-            channel_id=channel,
-            response_url=slack.new_response_url(user_id="U_ALICE", channel_id=channel),
-            trigger_id=new_trigger_id(),
-        )
-        return form_body(fields), recipients
+        return command_body(slack, f"{numbers} {tag} to ten", channel_of(tag)), recipients
 
     return make
 
@@ -120,13 +136,10 @@ def modal_body() -> BodyFactory:
     counter = iter(range(10**9))
 
     def make(tag: str) -> tuple[str, int]:
-        form = ComposeForm(
-            ModalMetadata(channel_of(tag)), [SmsExtension("s0", "SMS", "")], 1600, 30
+        body = modal_submission(
+            channel_of(tag), new_number(), f"{tag} from the form", f"VB{next(counter)}"
         )
-        view = compose_view(form)
-        state = modal_state(to=new_number(), message=f"{tag} from the form")
-        payload = view_submission_payload(view=view, state=state, view_id=f"VB{next(counter)}")
-        return interactive_body(payload), 1
+        return body, 1
 
     return make
 

@@ -22,11 +22,10 @@ from typing import Any
 
 import aiohttp
 
-from bench.proc import Server, free_port
+from bench.proc import Server, bot_env, free_port
 from bench.soak_audit import Audit, CutOff, audit, read_ledger
 from bench.soak_faults import FaultySipgate, SoakDatabase, kill_mid_send
 from bench.soak_load import SoakLoad, SoakRequest
-from bot.sandbox.harness import sandbox_environ
 from tests.fakes import ScriptedFakes
 from tests.fakes.slack import ScriptedSlack
 
@@ -146,16 +145,7 @@ class Soak:
 
     async def start_bot(self) -> float:
         """A new bot process on the soak's port; when it was healthy."""
-        env = sandbox_environ(
-            self.fakes.slack,
-            self.fakes.sipgate,
-            SMS_ALLOWED_USERS="U_ALICE,U_BOB",
-            SMS_ALLOWED_COUNTRIES="DE",
-            SMS_USER_HOURLY_LIMIT="1000000000",
-            SIPGATE_TIMEOUT=str(self.plan.sipgate_timeout),
-            LOG_LEVEL="WARNING",
-            DATABASE_URL=self.database_url,
-        )
+        env = bot_env(self.fakes, self.database_url, SIPGATE_TIMEOUT=str(self.plan.sipgate_timeout))
         bot = Server(f"soak-bot-{len(self.bots) + 1}", "bot", env, port=self.port)
         self.bots.append(bot)
         await bot.start(self.workdir)

@@ -15,19 +15,12 @@ from dataclasses import dataclass
 import aiohttp
 
 from bench.load import new_number, new_tag
-from bot.core import SmsExtension
+from bench.scenarios import command_body, modal_submission
 from bot.sandbox.harness import SIGNING_SECRET
 from bot.sandbox.slack import FakeSlack
 from bot.sandbox.slack_requests import (
-    form_body,
-    interactive_body,
-    modal_state,
-    new_trigger_id,
     signed_headers,
-    slash_command_fields,
-    view_submission_payload,
 )
-from bot.slack.views import ComposeForm, ModalMetadata, compose_view
 
 CHANNELS = tuple(f"C_SOAK_{n}" for n in range(1, 7))
 USERS = ("U_ALICE", "U_BOB")
@@ -48,7 +41,6 @@ class SoakRequest:
     channel: str
     user: str
     due: float
-    response_url: str | None = None
     status_code: int | None = None
     answer: str = ""  # the body of the bot's answer, or the error when there was none
 
@@ -91,34 +83,15 @@ class SoakLoad:
             return 0, type(error).__name__
 
     def _body(self, request: SoakRequest) -> str:
+        message = f"{request.tag} soak {request.kind}"
         if request.kind == "quick":
-            request.response_url = self.slack.new_response_url(
-                user_id=request.user, channel_id=request.channel
+            return command_body(
+                self.slack, f"{request.recipient} {message}", request.channel, request.user
             )
-            fields = slash_command_fields(
-                text=f"{request.recipient} {request.tag} soak quick",
-                user_id=request.user,
-                channel_id=request.channel,
-                response_url=request.response_url,
-                trigger_id=new_trigger_id(),
-            )
-            return form_body(fields)
         when = None
         if request.kind == "scheduled":
             when = int(time.time()) + self._ahead(*self.schedule_ahead)
-        return self._modal(request, when)
-
-    def _modal(self, request: SoakRequest, when: int | None) -> str:
-        form = ComposeForm(
-            ModalMetadata(request.channel), [SmsExtension("s0", "SMS", "")], 1600, 30
+        view_id = f"VS{next(self._views)}"
+        return modal_submission(
+            request.channel, request.recipient, message, view_id, user=request.user, when=when
         )
-        state = modal_state(
-            to=request.recipient, message=f"{request.tag} soak {request.kind}", when=when
-        )
-        payload = view_submission_payload(
-            view=compose_view(form),
-            state=state,
-            user_id=request.user,
-            view_id=f"VS{next(self._views)}",
-        )
-        return interactive_body(payload)
