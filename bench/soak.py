@@ -36,6 +36,13 @@ RSS_GROWTH = 0.10  # at most this share above the settled size (plus RSS_SLACK_M
 RSS_SLACK_MB = 5.0
 
 
+@dataclass
+class SoakFakes(ScriptedFakes):
+    """The test fakes, with a sipgate that fails and hangs on its own."""
+
+    sipgate: FaultySipgate
+
+
 @dataclass(frozen=True)
 class Every:
     """A fault that comes back every ``seconds``, the first time at ``first``."""
@@ -106,8 +113,7 @@ class Soak:
 
     plan: SoakPlan
     workdir: Path
-    fakes: ScriptedFakes
-    sipgate: FaultySipgate  # the fakes' sipgate
+    fakes: SoakFakes
     database_url: str
     database: SoakDatabase | None
     session: aiohttp.ClientSession
@@ -119,7 +125,6 @@ class Soak:
 
     def __post_init__(self) -> None:
         self.load = SoakLoad(self.fakes.slack, self.plan.schedule_ahead)
-        self.slack: ScriptedSlack = self.fakes.slack
         self.started = time.monotonic()
         self.born: list[float] = []
 
@@ -128,7 +133,7 @@ class Soak:
         return self.bots[-1]
 
     async def run(self) -> tuple[Audit, dict[str, Any]]:
-        self.slack.limits.enforce()
+        self.fakes.slack.limits.enforce()
         await self.start_bot()
         self.started = time.monotonic()
         sampler = asyncio.create_task(self.sample_memory())
@@ -176,9 +181,9 @@ class Soak:
     async def inject(self, fault: str) -> None:
         match fault:
             case "storm":
-                self.slack.limits.storm(STORM_METHODS, self.plan.storm_seconds)
+                self.fakes.slack.limits.storm(STORM_METHODS, self.plan.storm_seconds)
             case "kill":
-                held = await kill_mid_send(self.bot, self.sipgate, within=10.0)
+                held = await kill_mid_send(self.bot, self.fakes.sipgate, within=10.0)
                 healthy = await self.start_bot()
                 if held is not None:
                     self.cut_offs.append(CutOff(held, healthy))
@@ -190,7 +195,7 @@ class Soak:
         deadline = time.monotonic() + self.plan.drain_timeout
         while True:
             snapshot = await read_ledger(self.database_url)
-            result = audit(self.load.requests, snapshot, (self.slack, self.sipgate), self.cut_offs)
+            result = audit(self.load.requests, snapshot, self.fakes, self.cut_offs)
             if not result.problems or time.monotonic() > deadline:
                 return result
             await asyncio.sleep(1.0)
@@ -234,11 +239,11 @@ async def run_soak(minutes: float, workdir: Path, postgres: bool) -> dict[str, A
     sipgate = FaultySipgate(
         latency=plan.latency, error_share=plan.error_share, hang_share=plan.hang_share
     )
-    fakes = await ScriptedFakes(ScriptedSlack(latency=plan.latency), sipgate).started()
+    fakes = await SoakFakes(ScriptedSlack(latency=plan.latency), sipgate).started()
     database = SoakDatabase.fresh() if postgres else None
     url = database.url if database is not None else f"sqlite:///{workdir / 'soak.db'}"
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(30))
-    soak = Soak(plan, workdir, fakes, sipgate, url, database, session)
+    soak = Soak(plan, workdir, fakes, url, database, session)
     try:
         if database is not None:
             await database.create()
@@ -259,7 +264,7 @@ async def _close(soak: Soak, database: SoakDatabase | None) -> None:
 
 def _results(soak: Soak, result: Audit, figures: dict[str, Any]) -> dict[str, Any]:
     plan = asdict(soak.plan)
-    faults = {**soak.injected, **{f"sipgate {k}": v for k, v in soak.sipgate.faults.items()}}
+    faults = {**soak.injected, **{f"sipgate {k}": v for k, v in soak.fakes.sipgate.faults.items()}}
     return {
         "plan": plan,
         "database": "postgres" if soak.database is not None else "sqlite",

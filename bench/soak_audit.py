@@ -25,6 +25,7 @@ from bot.sandbox.sipgate import FakeSipgate
 from bot.slack.texts import DATABASE_DOWN, overall
 from bot.store.schema import requests, sends, status_outbox
 from bot.store.url import database_url_for
+from tests.fakes import ScriptedFakes
 from tests.fakes.slack import ScriptedSlack
 
 OPEN_STATES = frozenset({State.SCHEDULED, State.SENDING})
@@ -116,14 +117,14 @@ def _stored(request_rows: Iterable[Any], send_rows: Iterable[Any]) -> dict[str, 
 def audit(
     driven: list[SoakRequest],
     snapshot: Snapshot,
-    fakes: tuple[ScriptedSlack, FakeSipgate],
+    fakes: ScriptedFakes,
     cut_offs: list[CutOff],
 ) -> Audit:
     result = Audit()
-    _requests(result, driven, snapshot, fakes[0])
-    _sms_once(result, driven, snapshot, fakes[1])
-    _statuses(result, snapshot, fakes[0])
-    _cut_offs(result, driven, snapshot, fakes[0], cut_offs)
+    _requests(result, driven, snapshot, fakes.slack)
+    _sms_once(result, driven, snapshot, fakes.sipgate)
+    _statuses(result, snapshot, fakes.slack)
+    _cut_offs(result, driven, snapshot, fakes.slack, cut_offs)
     return result
 
 
