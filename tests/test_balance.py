@@ -142,6 +142,7 @@ async def test_an_unreadable_balance_warns_nobody_and_is_reported_as_such(
 
     await watch.check()
 
+    assert account.readings == 1  # it did read, and was refused
     assert isinstance(await watch.read(), SendFailure)
     assert admins.warnings == []
 

@@ -38,6 +38,7 @@ async def test_a_person_sees_compose_usage_their_scheduled_and_latest_sms(
     waiting = await schedule(bot, clock, message="Reminder")
     await bot.command(f"{NUMBER} bob's secret", user="U_BOB")
     await bot.settle()
+    assert len(await bot.ledger.list_for_user("U_BOB")) == 1  # there is another's to leak
 
     response = await bot.open_home("U_ALICE")
 

@@ -25,7 +25,7 @@ from bot.slack.parse import (
     request_id,
 )
 from bot.slack.texts import compose_problem
-from bot.slack.to_field import read_recipients
+from bot.slack.to_field import read_to
 
 
 def problem_text(command: object) -> str:
@@ -362,15 +362,15 @@ def test_long_run_of_digits_does_not_hang() -> None:
 
 
 def test_to_field_reads_commas_semicolons_and_new_lines_once_each() -> None:
-    numbers, errors = read_recipients("0170 1234567; +49 151 12345678\n0170-1234567,,", "DE")
-    assert [number.e164 for number in numbers] == ["+491701234567", "+4915112345678"]
-    assert errors == []
+    read = read_to("0170 1234567; +49 151 12345678\n0170-1234567,,", "DE", {})
+    assert [number.e164 for number in read.numbers] == ["+491701234567", "+4915112345678"]
+    assert read.unreadable == ()
 
 
 def test_to_field_names_every_unreadable_number() -> None:
-    numbers, errors = read_recipients("0170 12, +4915112345678, abc", "DE")
-    assert [number.e164 for number in numbers] == ["+4915112345678"]
-    assert [(error.typed, error.problem) for error in errors] == [
+    read = read_to("0170 12, +4915112345678, abc", "DE", {})
+    assert [number.e164 for number in read.numbers] == ["+4915112345678"]
+    assert [(error.typed, error.problem) for error in read.unreadable] == [
         ("0170 12", NumberProblem.INVALID),
         ("abc", NumberProblem.NOT_A_NUMBER),
     ]

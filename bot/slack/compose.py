@@ -33,6 +33,7 @@ from bot.slack.markup import mentioned_users, readable_text
 from bot.slack.parse import ComposeCommand, ComposeProblem, NoProfileNumber
 from bot.slack.payload import view_origin, view_values
 from bot.slack.people import display_names, known_people, look_up
+from bot.slack.to_field import read_to
 from bot.slack.views import (
     ComposeForm,
     ModalMetadata,
@@ -41,7 +42,6 @@ from bot.slack.views import (
     compose_view,
     decode_metadata,
     read_submission,
-    typed_recipients,
     typed_to_and_message,
 )
 
@@ -118,7 +118,7 @@ async def deny(ctx: SlackContext, origin: Origin, asked: Prefill, decision: Deci
 async def _record_denial(
     ctx: SlackContext, origin: Origin, asked: Prefill, decision: Decision
 ) -> None:
-    read = typed_recipients(asked.to, ctx.settings.default_region, asked.people)
+    read = read_to(asked.to, ctx.settings.default_region, asked.people)
     ask = Ask(origin, read.numbers, asked.message, labels=read.labels, unreadable=read.typed_others)
     await ctx.service.deny(ask, decision)
 

@@ -165,7 +165,7 @@ def _on_home_opened(ctx: SlackContext) -> Listener:
 def _on_home_compose(ctx: SlackContext) -> Listener:
     async def on_home_compose(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        origin = home_origin(body, "")
+        origin = home_origin(body)
         trigger_id = str(body.get("trigger_id", ""))
         after_ack(ctx, origin, lambda: _compose_from_home(ctx, origin, trigger_id))
 
@@ -184,7 +184,7 @@ async def _compose_from_home(ctx: SlackContext, origin: Origin, trigger_id: str)
 def _on_home_cancel(ctx: SlackContext) -> Listener:
     async def on_home_cancel(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        origin, typed = home_origin(body, ""), action_value(body)
+        origin, typed = home_origin(body), action_value(body)
         after_ack(ctx, origin, lambda: _cancel_from_home(ctx, origin.user_id, typed))
 
     return on_home_cancel
@@ -202,7 +202,7 @@ async def _cancel_from_home(ctx: SlackContext, user_id: str, typed: str) -> None
 def _on_home_export(ctx: SlackContext) -> Listener:
     async def on_home_export(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        origin, typed = home_origin(body, ""), action_value(body)
+        origin, typed = home_origin(body), action_value(body)
         days = int(typed) if typed in {str(d) for d in EXPORT_DAYS} else EXPORT_DAYS[0]
         after_ack(ctx, origin, lambda: _export_from_home(ctx, origin.user_id, days))
 

@@ -23,7 +23,6 @@ from bot.core import (
     NumberError,
     NumberProblem,
     PhoneNumber,
-    distinct,
     parse_number,
 )
 from bot.slack.markup import typed_text, unescape_slack
@@ -361,11 +360,10 @@ def _head_recipient(head: str, region: str) -> Recipient:
 
 def _distinct_recipients(recipients: Sequence[Recipient]) -> tuple[Recipient, ...]:
     """Repeats collapsed (numbers by E.164, colleagues by user id), first kept, in order."""
-    numbers = {n.e164: n for n in distinct(r for r in recipients if isinstance(r, PhoneNumber))}
     unique: dict[str, Recipient] = {}
     for recipient in recipients:
         key = recipient.user_id if isinstance(recipient, Mention) else recipient.e164
-        unique.setdefault(key, numbers.get(key, recipient))
+        unique.setdefault(key, recipient)
     return tuple(unique.values())
 
 

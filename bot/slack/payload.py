@@ -199,13 +199,14 @@ def shortcut_text(body: dict[str, Any]) -> str:
     return text if isinstance(text, str) else ""
 
 
-def home_origin(body: dict[str, Any], dm_channel: str) -> Origin:
-    """The origin of a button on the home tab: what it starts answers in the person's DM."""
+def home_origin(body: dict[str, Any]) -> Origin:
+    """The origin of a button on the home tab: what it starts answers in the person's DM
+    (its channel is found when something is posted there)."""
     return Origin(
         interaction_key=f"action:{body.get('trigger_id', '')}",
         team_id=_id_of(body.get("team")),
         user_id=_id_of(body.get("user")),
-        channel_id=dm_channel,
+        channel_id="",
         response_url=None,
         kind=OriginKind.HOME,
     )

@@ -14,23 +14,7 @@ from dataclasses import dataclass
 
 from bot.core import NumberError, PhoneNumber, distinct, parse_number
 
-__all__ = ["ToField", "read_recipients", "read_to"]
-
-
-def read_recipients(text: str, region: str) -> tuple[tuple[PhoneNumber, ...], list[NumberError]]:
-    """A To field: numbers separated by commas, semicolons or new lines; what cannot be read.
-
-    The numbers are distinct, in the order typed.
-    """
-    numbers: list[PhoneNumber] = []
-    errors: list[NumberError] = []
-    for part in re.split(r"[,;\n]", text):
-        if part.strip():
-            try:
-                numbers.append(parse_number(part, region))
-            except NumberError as error:
-                errors.append(error)
-    return distinct(numbers), errors
+__all__ = ["ToField", "read_to"]
 
 
 @dataclass(frozen=True)

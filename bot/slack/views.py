@@ -15,7 +15,7 @@ from typing import Any
 from bot.core import Field, GuardPolicy, OriginKind, PhoneNumber, SmsExtension, check_request
 from bot.slack import texts
 from bot.slack.parse import ComposeProblem, MessageMissing
-from bot.slack.to_field import ToField, read_to
+from bot.slack.to_field import read_to
 
 CALLBACK_ID = "sms_compose"
 _METADATA_LIMIT = 3000
@@ -249,13 +249,6 @@ def _text(values: Mapping[str, Any], field: Field) -> str:
 def typed_to_and_message(values: Mapping[str, Any]) -> tuple[str, str]:
     """The To and Message texts of a submission as typed, valid or not."""
     return _text(values, Field.TO), _text(values, Field.MESSAGE)
-
-
-def typed_recipients(
-    text: str, region: str, people: Mapping[str, str | None] | None = None
-) -> ToField:
-    """A To text read as far as it goes (to record a denial: numbers, and the rest as typed)."""
-    return read_to(text, region, people or {})
 
 
 def _read_sms_id(
