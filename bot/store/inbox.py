@@ -15,12 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import Conversation, Inbound, IncomingSms, Opt, State, StatusKind, StatusPost
 from bot.store import optouts
 from bot.store.database import Database
 from bot.store.outbox import Recorded
+from bot.store.queries import dialect_insert
 from bot.store.schema import bot_state, conversations, inbound_sms, requests, sends
 
 T = TypeVar("T")
@@ -248,7 +248,7 @@ def _claim(
         "contact_name": contact_name,
         "opt": opt,
     }
-    stmt = _dialect_insert(conn)(inbound_sms).values(values)
+    stmt = dialect_insert(conn)(inbound_sms).values(values)
     stmt = stmt.on_conflict_do_nothing(index_elements=[inbound_sms.c.entry_id])
     found: int | None = conn.execute(stmt.returning(inbound_sms.c.id)).scalar()
     return found
@@ -295,14 +295,9 @@ def _get(conn: Connection, key: str) -> str | None:
 
 def _put(conn: Connection, key: str, value: str, now: datetime, *, keep: bool = False) -> None:
     """Store ``value`` under ``key``; with ``keep``, only if nothing is stored yet."""
-    stmt = _dialect_insert(conn)(bot_state).values(key=key, value=value, updated_at=now)
+    stmt = dialect_insert(conn)(bot_state).values(key=key, value=value, updated_at=now)
     if keep:
         conn.execute(stmt.on_conflict_do_nothing(index_elements=[bot_state.c.key]))
         return
     changed = {"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
     conn.execute(stmt.on_conflict_do_update(index_elements=[bot_state.c.key], set_=changed))
-
-
-def _dialect_insert(conn: Connection) -> Callable[..., Any]:
-    """The database's INSERT, which knows ``ON CONFLICT``."""
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

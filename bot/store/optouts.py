@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from bot.core import Opt, OptOut, opt_keyword
 from bot.store.database import Database
+from bot.store.queries import dialect_insert
 from bot.store.schema import opt_outs
 
 
@@ -46,11 +47,11 @@ def apply(conn: Connection, number: str, opt: Opt | None, text: str, now: dateti
 
 
 def add(conn: Connection, number: str, how: str, by: str | None, now: datetime) -> bool:
-    exists = conn.scalar(select(opt_outs.c.number).where(opt_outs.c.number == number))
-    if exists is not None:
-        return False
-    conn.execute(insert(opt_outs).values(number=number, since=now, how=how[:32], by=by))
-    return True
+    """Opt ``number`` out; False if it already was (one statement: two writers racing on the
+    same number cannot both insert, and the loser's transaction stays usable)."""
+    stmt = dialect_insert(conn)(opt_outs).values(number=number, since=now, how=how[:32], by=by)
+    added = conn.scalar(stmt.on_conflict_do_nothing().returning(opt_outs.c.number))
+    return added is not None
 
 
 def remove(conn: Connection, number: str) -> bool:

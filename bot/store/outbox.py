@@ -29,9 +29,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import SendRecord, SmsRequest, StatusKind, StatusPost
+from bot.store.queries import dialect_insert
 from bot.store.schema import instances, requests, sends, status_outbox
 
 _COLUMNS = (
@@ -200,8 +200,7 @@ def use_response_url(conn: Connection, request_id: int) -> bool:
 
 def renew_lease(conn: Connection, me: str, now: datetime, ttl: timedelta) -> None:
     values = {"id": me, "started_at": now, "renewed_at": now, "expires_at": now + ttl}
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = dialect_insert(instances).values(values)
+    stmt = dialect_insert(conn)(instances).values(values)
     renewed = {"renewed_at": stmt.excluded.renewed_at, "expires_at": stmt.excluded.expires_at}
     conn.execute(stmt.on_conflict_do_update(index_elements=[instances.c.id], set_=renewed))
 

@@ -6,7 +6,7 @@ Every function takes a connection inside a transaction the caller opened; none c
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
 
@@ -66,11 +66,12 @@ _COUNTED = select(func.count(), func.min(sends.c.requested_at)).where(
     *(sends.c.state != state for state in _UNCOUNTED),
 )
 _REQUEST_ID_FOR = select(requests.c.id).where(requests.c.interaction_key == bindparam("key"))
+_INSERTS: dict[str, Callable[..., Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _INSERT_REQUEST = {
-    name: dialect_insert(requests)
+    name: make(requests)
     .on_conflict_do_nothing(index_elements=[requests.c.interaction_key])
     .returning(requests.c.id)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    for name, make in _INSERTS.items()
 }
 _INSERT_SENDS = insert(sends).returning(*SEND_COLUMNS, sort_by_parameter_order=True)
 _INSERT_EVENTS = insert(events)
@@ -94,6 +95,11 @@ _REQUEST_BY_ID = select(requests).where(requests.c.id == bindparam("request_id")
 _SENDS_OF = (
     select(*SEND_COLUMNS).where(sends.c.request_id == bindparam("request_id")).order_by(sends.c.id)
 )
+
+
+def dialect_insert(conn: Connection) -> Callable[..., Any]:
+    """The database's own INSERT, the one that knows ``ON CONFLICT``."""
+    return _INSERTS[conn.dialect.name]
 
 
 def usage(conn: Connection, user_id: str, at: datetime) -> Usage:

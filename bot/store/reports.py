@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, case, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import UNCOUNTED_STATES, Listing, State, UserCounts
-from bot.store.queries import load_requests
+from bot.store.queries import dialect_insert, load_requests
 from bot.store.schema import bot_state, opt_outs, requests, sends
 
 DAY = timedelta(days=1)
@@ -73,7 +72,6 @@ def set_flag(conn: Connection, key: str, value: str, at: datetime) -> bool:
     )
     if changed is not None:
         return True
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(bot_state).values(key=key, value=value, updated_at=at)
+    stmt = dialect_insert(conn)(bot_state).values(key=key, value=value, updated_at=at)
     inserted = conn.scalar(stmt.on_conflict_do_nothing().returning(bot_state.c.key))
     return inserted is not None
