@@ -77,7 +77,7 @@ def _on_mention(ctx: SlackContext) -> Listener:
 def _on_message(ctx: SlackContext) -> Listener:
     async def on_message(body: dict[str, Any], context: dict[str, Any]) -> None:
         event = body.get("event") or {}
-        if ctx.settings.thread_replies == "all" and _is_reply(event, context):
+        if ctx.settings.thread_replies == "all" and _is_unmentioned_reply(event, context):
             _start(ctx, body, context, mentioned=False)
 
     return on_message
@@ -86,6 +86,14 @@ def _on_message(ctx: SlackContext) -> Listener:
 def _is_reply(event: dict[str, Any], context: dict[str, Any]) -> bool:
     """A person's new message in a thread (not an edit, a deletion, or a bot's post)."""
     return _by_a_person(event, context) and bool(event.get("thread_ts"))
+
+
+def _is_unmentioned_reply(event: dict[str, Any], context: dict[str, Any]) -> bool:
+    """A reply that does not mention the bot (one that does comes as ``app_mention`` too,
+    and is sent from there)."""
+    bot_user = context.get("bot_user_id")
+    mentioned = bool(bot_user) and f"<@{bot_user}>" in str(event.get("text") or "")
+    return _is_reply(event, context) and not mentioned
 
 
 def _by_a_person(event: dict[str, Any], context: dict[str, Any]) -> bool:
