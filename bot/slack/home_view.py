@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.core import Balance, Decision, SendFailure, SmsRequest, State, Usage, UserCounts
 from bot.slack import texts
+from bot.slack.texts.blocks import context_block, plain_text, section_block
 
 COMPOSE_ACTION = "home_compose"
 CANCEL_ACTION = "home_cancel"
@@ -64,12 +65,13 @@ def home_view(data: HomeData) -> dict[str, Any]:
 def _top(data: HomeData) -> list[Block]:
     blocks = [_header(texts.HOME_TITLE)]
     if data.notice:
-        blocks.append(_context(data.notice))
+        blocks.append(context_block(data.notice))
     if data.decision.allowed:
         blocks.append(_actions([_button(texts.COMPOSE_BUTTON, COMPOSE_ACTION, "compose", True)]))
     else:
-        blocks.append(_section(texts.home_not_allowed(data.decision, data.admins)))
-    blocks.append(_context(f"{texts.usage_text(data.usage.count, data.limit)} · {texts.HOME_HELP}"))
+        blocks.append(section_block(texts.home_not_allowed(data.decision, data.admins)))
+    usage = texts.usage_text(data.usage.count, data.limit)
+    blocks.append(context_block(f"{usage} · {texts.HOME_HELP}"))
     return blocks
 
 
@@ -80,7 +82,7 @@ def _mine(data: HomeData) -> list[Block]:
     blocks += [_cancellable(r, data.tz) for r in scheduled[:SCHEDULED_SHOWN]]
     blocks += _rest(len(scheduled), SCHEDULED_SHOWN, texts.HOME_NOTHING_SCHEDULED)
     blocks += [_divider(), _header(texts.HOME_LATEST)]
-    blocks += [_section(texts.home_request_text(r, data.tz)) for r in latest[:LATEST_SHOWN]]
+    blocks += [section_block(texts.home_request_text(r, data.tz)) for r in latest[:LATEST_SHOWN]]
     return blocks + _rest(len(latest), LATEST_SHOWN, texts.HOME_NOTHING_SENT)
 
 
@@ -90,11 +92,11 @@ def _admin(part: AdminPart, tz: ZoneInfo) -> list[Block]:
         _button(texts.export_button(days), f"{EXPORT_ACTION_PREFIX}{days}", str(days))
         for days in EXPORT_DAYS
     ]
-    blocks = [_divider(), _header(texts.HOME_ADMIN), _section(facts)]
-    blocks += [_section(texts.per_user_text(part.counts, USERS_SHOWN)), _actions(buttons)]
+    blocks = [_divider(), _header(texts.HOME_ADMIN), section_block(facts)]
+    blocks += [section_block(texts.per_user_text(part.counts, USERS_SHOWN)), _actions(buttons)]
     blocks += [_divider(), _header(texts.HOME_EVERYONE)]
     shown = part.everyone[:LATEST_SHOWN]
-    blocks += [_section(texts.home_request_text(r, tz, who=True)) for r in shown]
+    blocks += [section_block(texts.home_request_text(r, tz, who=True)) for r in shown]
     return blocks + _rest(len(part.everyone), LATEST_SHOWN, texts.HOME_NOBODY)
 
 
@@ -105,12 +107,12 @@ def _waiting(request: SmsRequest) -> bool:
 def _rest(count: int, shown: int, empty: str) -> list[Block]:
     """ "Nothing" for an empty list, "…and N more" for a cut one."""
     if count == 0:
-        return [_context(empty)]
-    return [_context(texts.and_more(count - shown))] if count > shown else []
+        return [context_block(empty)]
+    return [context_block(texts.and_more(count - shown))] if count > shown else []
 
 
 def _cancellable(request: SmsRequest, tz: ZoneInfo) -> Block:
-    block = _section(texts.home_request_text(request, tz))
+    block = section_block(texts.home_request_text(request, tz))
     block["accessory"] = _button(texts.CANCEL_BUTTON, CANCEL_ACTION, str(request.id))
     block["accessory"]["style"] = "danger"
     return block
@@ -121,30 +123,14 @@ def _within_limit(blocks: list[Block]) -> list[Block]:
     if len(blocks) <= MAX_BLOCKS:
         return blocks
     kept = blocks[: MAX_BLOCKS - 1]
-    return [*kept, _context(texts.and_more(len(blocks) - len(kept)))]
+    return [*kept, context_block(texts.and_more(len(blocks) - len(kept)))]
 
 
 # --- Block Kit -------------------------------------------------------------------------------
 
 
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text[:2900]}
-
-
 def _header(text: str) -> Block:
-    return {"type": "header", "text": _plain(text)}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(text)}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [_mrkdwn(text)]}
+    return {"type": "header", "text": plain_text(text)}
 
 
 def _divider() -> Block:
@@ -156,7 +142,7 @@ def _actions(elements: list[Block]) -> Block:
 
 
 def _button(text: str, action_id: str, value: str, primary: bool = False) -> Block:
-    button: Block = {"type": "button", "text": _plain(text), "action_id": action_id}
+    button: Block = {"type": "button", "text": plain_text(text), "action_id": action_id}
     button["value"] = value
     if primary:
         button["style"] = "primary"

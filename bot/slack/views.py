@@ -15,6 +15,7 @@ from typing import Any
 from bot.core import Field, GuardPolicy, OriginKind, PhoneNumber, SmsExtension, check_request
 from bot.slack import texts
 from bot.slack.parse import ComposeProblem, MessageMissing
+from bot.slack.texts.blocks import plain_text
 from bot.slack.to_field import read_to
 
 CALLBACK_ID = "sms_compose"
@@ -104,16 +105,12 @@ def compose_view(form: ComposeForm) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
-        "title": _plain(texts.FORM_TITLE),
-        "submit": _plain(texts.FORM_SUBMIT),
-        "close": _plain(texts.FORM_CLOSE),
+        "title": plain_text(texts.FORM_TITLE),
+        "submit": plain_text(texts.FORM_SUBMIT),
+        "close": plain_text(texts.FORM_CLOSE),
         "private_metadata": form.metadata.encode(),
         "blocks": blocks,
     }
-
-
-def _plain(text: str) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text}
 
 
 def _problem_field(problem: ComposeProblem) -> Field:
@@ -122,15 +119,15 @@ def _problem_field(problem: ComposeProblem) -> Field:
 
 def _hint(form: ComposeForm, field: Field, default: str) -> dict[str, Any]:
     if form.problem is not None and _problem_field(form.problem) is field:
-        return _plain(texts.form_problem(form.problem))
-    return _plain(default)
+        return plain_text(texts.form_problem(form.problem))
+    return plain_text(default)
 
 
 def _to_block(form: ComposeForm) -> dict[str, Any]:
     element = {
         "type": "plain_text_input",
         "action_id": Field.TO,
-        "placeholder": _plain(texts.TO_PLACEHOLDER),
+        "placeholder": plain_text(texts.TO_PLACEHOLDER),
     }
     if form.to:
         element["initial_value"] = form.to
@@ -138,7 +135,7 @@ def _to_block(form: ComposeForm) -> dict[str, Any]:
     return {
         "type": "input",
         "block_id": Field.TO,
-        "label": _plain(texts.TO_LABEL),
+        "label": plain_text(texts.TO_LABEL),
         "element": element,
         "hint": hint,
     }
@@ -156,14 +153,14 @@ def _message_block(form: ComposeForm) -> dict[str, Any]:
     return {
         "type": "input",
         "block_id": Field.MESSAGE,
-        "label": _plain(texts.MESSAGE_LABEL),
+        "label": plain_text(texts.MESSAGE_LABEL),
         "element": element,
         "hint": _hint(form, Field.MESSAGE, texts.SEGMENT_HINT),
     }
 
 
 def _extension_option(extension: SmsExtension) -> dict[str, Any]:
-    return {"text": _plain(texts.extension_label(extension)), "value": extension.id}
+    return {"text": plain_text(texts.extension_label(extension)), "value": extension.id}
 
 
 def _from_block(extensions: Sequence[SmsExtension]) -> dict[str, Any]:
@@ -177,7 +174,7 @@ def _from_block(extensions: Sequence[SmsExtension]) -> dict[str, Any]:
     return {
         "type": "input",
         "block_id": Field.FROM,
-        "label": _plain(texts.FROM_LABEL),
+        "label": plain_text(texts.FROM_LABEL),
         "element": element,
     }
 
@@ -187,9 +184,9 @@ def _when_block(max_days: int) -> dict[str, Any]:
         "type": "input",
         "block_id": Field.WHEN,
         "optional": True,
-        "label": _plain(texts.WHEN_LABEL),
+        "label": plain_text(texts.WHEN_LABEL),
         "element": {"type": "datetimepicker", "action_id": Field.WHEN},
-        "hint": _plain(texts.when_hint(max_days)),
+        "hint": plain_text(texts.when_hint(max_days)),
     }
 
 

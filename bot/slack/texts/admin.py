@@ -14,7 +14,7 @@ from bot.core import (
     UserCounts,
 )
 from bot.slack.texts.answers import and_more, preview
-from bot.slack.texts.blocks import SlackMessage, _section, escape_mrkdwn, format_time
+from bot.slack.texts.blocks import SlackMessage, escape_mrkdwn, format_time, section_block
 from bot.slack.texts.failures import explain_failure
 from bot.slack.texts.status import _ICONS, _LABELS, recipient_text
 
@@ -32,7 +32,7 @@ def low_balance_warning(balance: Balance, threshold: Decimal) -> SlackMessage:
         " (SIPGATE_LOW_BALANCE). Top up the sipgate account: without credit sipgate refuses"
         " every SMS. You hear this again only after the balance was above the limit."
     )
-    return SlackMessage(text, [_section(text)])
+    return SlackMessage(text, [section_block(text)])
 
 
 def balance_line(reading: Balance | SendFailure) -> str:

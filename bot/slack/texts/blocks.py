@@ -39,16 +39,20 @@ def format_time(moment: datetime, tz: ZoneInfo) -> str:
     return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
 
 
-def _mrkdwn(text: str) -> dict[str, Any]:
+def plain_text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def mrkdwn_text(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text[:_SECTION_LIMIT]}
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": _mrkdwn(text)}
+def section_block(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": mrkdwn_text(text)}
 
 
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [_mrkdwn(text)]}
+def context_block(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [mrkdwn_text(text)]}
 
 
 def quote(message: str) -> str:

@@ -14,10 +14,10 @@ from bot.core import (
 from bot.slack.texts.blocks import (
     REPLY_ACTION,
     SlackMessage,
-    _section,
     escape_mrkdwn,
     format_time,
     quote,
+    section_block,
 )
 
 
@@ -35,7 +35,7 @@ def inbound_message(inbound: Inbound, *, first: bool) -> SlackMessage:
     if inbound.opt is not None:
         lines.append(_opt_note(inbound))
     text = "\n".join(lines)
-    blocks = [_section(text), _reply_button(inbound.conversation.id)]
+    blocks = [section_block(text), _reply_button(inbound.conversation.id)]
     return SlackMessage(f"SMS from {who}", blocks)  # the notification: escaped too
 
 

@@ -17,11 +17,11 @@ from bot.core import (
 from bot.slack.texts.blocks import (
     CANCEL_ACTION,
     SlackMessage,
-    _context,
-    _section,
+    context_block,
     escape_mrkdwn,
     format_time,
     quote,
+    section_block,
 )
 from bot.slack.texts.failures import explain
 
@@ -92,9 +92,9 @@ def status_message(request: SmsRequest, view: StatusView) -> SlackMessage:
     detail = f"{_segments_label(request.segments)} · from {escape_mrkdwn(view.sender)}"
     state = overall(request.sends)
     blocks = [
-        _section(f"{head}\n{quote(request.message)}"),
-        _section("\n".join(lines)),
-        _context(f"{detail} · {state}"),
+        section_block(f"{head}\n{quote(request.message)}"),
+        section_block("\n".join(lines)),
+        context_block(f"{detail} · {state}"),
     ]
     return SlackMessage(f"SMS #{request.id} to {escape_mrkdwn(to)}: {state}", blocks)
 
@@ -112,7 +112,7 @@ def outcome_reply(request: SmsRequest, sends: Sequence[SendRecord], tz: ZoneInfo
             "Please check with the recipient before sending again: the bot does not"
             " resend by itself, to avoid a double SMS."
         )
-    return SlackMessage("\n".join(lines), [_section("\n".join(lines))])
+    return SlackMessage("\n".join(lines), [section_block("\n".join(lines))])
 
 
 def scheduled_reply(request: SmsRequest, view: StatusView, *, by_sipgate: bool) -> SlackMessage:
@@ -123,7 +123,7 @@ def scheduled_reply(request: SmsRequest, view: StatusView, *, by_sipgate: bool) 
         text += " sipgate holds it and sends it then; it cannot be cancelled."
     else:
         text += f" Cancel it with the button or `/sms cancel {request.id}`."
-    blocks = [_section(text)]
+    blocks = [section_block(text)]
     if view.cancellable:
         blocks.append(_cancel_button(request.id))
     return SlackMessage(text, blocks)
@@ -142,7 +142,7 @@ def _cancel_button(request_id: int) -> dict[str, Any]:
 
 def cancelled_reply(request_id: int, by_user: str) -> SlackMessage:
     text = f"🚫 SMS #{request_id} was cancelled by <@{by_user}>; nothing was sent."
-    return SlackMessage(text, [_section(text)])
+    return SlackMessage(text, [section_block(text)])
 
 
 def missed_reply(request: SmsRequest, tz: ZoneInfo) -> SlackMessage:
@@ -151,7 +151,7 @@ def missed_reply(request: SmsRequest, tz: ZoneInfo) -> SlackMessage:
         f"⏰ SMS #{request.id} was due {when}, but the bot was not running then. It was"
         " not sent late; send it again if it is still needed."
     )
-    return SlackMessage(text, [_section(text)])
+    return SlackMessage(text, [section_block(text)])
 
 
 def no_longer_allowed_reply(request_id: int) -> SlackMessage:
@@ -159,7 +159,7 @@ def no_longer_allowed_reply(request_id: int) -> SlackMessage:
         f"🚫 SMS #{request_id} was cancelled when it fell due: you are no longer allowed to"
         " send SMS from Slack."
     )
-    return SlackMessage(text, [_section(text)])
+    return SlackMessage(text, [section_block(text)])
 
 
 def fallback_summary(request: SmsRequest, view: StatusView) -> SlackMessage:
@@ -169,7 +169,7 @@ def fallback_summary(request: SmsRequest, view: StatusView) -> SlackMessage:
         "I can't post in this conversation, so only you see this. Later updates come as a"
         " direct message."
     )
-    blocks = [*status.blocks, _context(note)]
+    blocks = [*status.blocks, context_block(note)]
     if view.cancellable and any(send.state is State.SCHEDULED for send in request.sends):
         blocks.append(_cancel_button(request.id))  # the 🕒 reply's button has nowhere else to go
     return SlackMessage(f"{status.text}\n{note}", blocks)
@@ -178,4 +178,4 @@ def fallback_summary(request: SmsRequest, view: StatusView) -> SlackMessage:
 def dm_update(request: SmsRequest, reply: SlackMessage) -> SlackMessage:
     """A later update sent by direct message, naming the request it belongs to."""
     intro = f"Update on SMS #{request.id} (I can't post in <#{request.channel_id}>):"
-    return SlackMessage(f"{intro}\n{reply.text}", [_section(intro), *reply.blocks])
+    return SlackMessage(f"{intro}\n{reply.text}", [section_block(intro), *reply.blocks])
