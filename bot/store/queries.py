@@ -41,7 +41,9 @@ HOUR = timedelta(hours=1)
 
 AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
-_UNCOUNTED = sorted(UNCOUNTED_STATES)
+#: The sends the hourly limit counts (not NOT IN (…): its "expanding" parameter is rendered
+#: anew on every execution).
+COUNTED = tuple(sends.c.state != state for state in sorted(UNCOUNTED_STATES))
 
 SEND_COLUMNS = (
     sends.c.id,
@@ -62,8 +64,7 @@ EVENT_COLUMNS = (events.c.send_id, sends.c.recipient, events.c.state, events.c.a
 _COUNTED = select(func.count(), func.min(sends.c.requested_at)).where(
     sends.c.user_id == bindparam("user_id"),
     sends.c.requested_at > bindparam("since"),
-    # not NOT IN (…): its "expanding" parameter is rendered anew on every execution
-    *(sends.c.state != state for state in _UNCOUNTED),
+    *COUNTED,
 )
 _REQUEST_ID_FOR = select(requests.c.id).where(requests.c.interaction_key == bindparam("key"))
 _INSERTS: dict[str, Callable[..., Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, case, exists, func, select, update
 
-from bot.core import UNCOUNTED_STATES, Listing, State, UserCounts
-from bot.store.queries import dialect_insert, load_requests
+from bot.core import Listing, State, UserCounts
+from bot.store.queries import COUNTED, dialect_insert, load_requests
 from bot.store.schema import bot_state, opt_outs, requests, sends
 
 DAY = timedelta(days=1)
@@ -46,7 +46,7 @@ def counts_by_user(conn: Connection, now: datetime) -> list[UserCounts]:
     stmt = (
         select(sends.c.user_id, day, month)
         .where(sends.c.requested_at > now - MONTH)
-        .where(*(sends.c.state != state for state in sorted(UNCOUNTED_STATES)))
+        .where(*COUNTED)  # as the hourly limit counts them
         .group_by(sends.c.user_id)
         .order_by(month.desc(), sends.c.user_id)
     )
