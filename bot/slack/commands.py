@@ -8,7 +8,7 @@ form opens prefilled with the recipients as typed and says who.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from bot.core import Ask, NumberError, Origin, PhoneNumber, distinct, parse_number
 from bot.slack import texts
@@ -91,21 +91,32 @@ async def show_list(ctx: SlackContext, origin: Origin, *, everyone: bool = False
 
 
 async def cancel(ctx: SlackContext, origin: Origin, typed_id: str) -> None:
-    """``/sms cancel <id>`` or the Cancel button: cancel if the caller may."""
+    """``/sms cancel <id>`` or the Cancel button of a status: cancel if the caller may."""
+    await ctx.web.tell(origin, await cancel_answer(ctx, origin.user_id, typed_id, texts.help_text))
+
+
+async def cancel_answer(
+    ctx: SlackContext, user_id: str, typed_id: str, unreadable: Callable[[NotAnId], str]
+) -> str:
+    """Cancel ``typed_id`` if ``user_id`` may (here or from the home tab); what to tell them
+    (``unreadable`` words an id that is none)."""
     found = request_id(typed_id)
     if found is None:
-        await ctx.web.tell(origin, texts.help_text(NotAnId(typed_id)))
-        return
-    result = await ctx.service.cancel(found, origin.user_id)
-    await ctx.web.tell(origin, texts.cancel_text(result, found))
+        return unreadable(NotAnId(typed_id))
+    return texts.cancel_text(await ctx.service.cancel(found, user_id), found)
 
 
 async def export(ctx: SlackContext, origin: Origin, days: int) -> None:
     """``/sms export [days]``: the audit export as a CSV in the admin's DM."""
-    if not ctx.is_admin(origin.user_id):
-        await ctx.web.tell(origin, texts.ADMINS_ONLY_EXPORT)
-        return
-    await ctx.web.tell(origin, await export_to_dm(ctx, origin.user_id, days))
+    await ctx.web.tell(origin, await export_answer(ctx, origin.user_id, days))
+
+
+async def export_answer(ctx: SlackContext, user_id: str, days: int) -> str:
+    """The export of ``days`` uploaded to an admin's DM (here or from the home tab); what to
+    tell them."""
+    if not ctx.is_admin(user_id):
+        return texts.ADMINS_ONLY_EXPORT
+    return await export_to_dm(ctx, user_id, days)
 
 
 async def opt_out(ctx: SlackContext, origin: Origin, command: OptOutCommand) -> None:

@@ -26,7 +26,6 @@ from bot.slack.compose import (
     submit,
 )
 from bot.slack.context import Listener, SlackContext, after_ack
-from bot.slack.export import export_to_dm
 from bot.slack.home_tab import publish_home
 from bot.slack.home_view import CANCEL_ACTION, COMPOSE_ACTION, EXPORT_ACTION_PREFIX, EXPORT_DAYS
 from bot.slack.parse import (
@@ -36,11 +35,9 @@ from bot.slack.parse import (
     ExportCommand,
     HelpCommand,
     ListCommand,
-    NotAnId,
     OptOutCommand,
     SendCommand,
     parse_command,
-    request_id,
 )
 from bot.slack.payload import (
     action_origin,
@@ -191,12 +188,8 @@ def _on_home_cancel(ctx: SlackContext) -> Listener:
 
 
 async def _cancel_from_home(ctx: SlackContext, user_id: str, typed: str) -> None:
-    found = request_id(typed)
-    if found is None:
-        await publish_home(ctx, user_id, texts.help_problem(NotAnId(typed)))
-        return
-    result = await ctx.service.cancel(found, user_id)
-    await publish_home(ctx, user_id, texts.cancel_text(result, found))
+    answer = await commands.cancel_answer(ctx, user_id, typed, texts.help_problem)
+    await publish_home(ctx, user_id, answer)
 
 
 def _on_home_export(ctx: SlackContext) -> Listener:
@@ -210,7 +203,4 @@ def _on_home_export(ctx: SlackContext) -> Listener:
 
 
 async def _export_from_home(ctx: SlackContext, user_id: str, days: int) -> None:
-    if not ctx.is_admin(user_id):
-        await publish_home(ctx, user_id, texts.ADMINS_ONLY_EXPORT)
-        return
-    await publish_home(ctx, user_id, await export_to_dm(ctx, user_id, days))
+    await publish_home(ctx, user_id, await commands.export_answer(ctx, user_id, days))
