@@ -8,12 +8,14 @@ as far as deciding.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.core import State, opt_of
+from bot.core import LedgerUnavailable, OptOut, OptOutList, State, opt_of
 from bot.sandbox import slack_events as se
 from bot.sandbox.harness import ManualClock, Sandbox
 from bot.sandbox.slack_api import Message
@@ -308,3 +310,34 @@ async def test_an_opt_out_change_with_a_bad_number_explains_it(make_bot: MakeBot
 
     assert "0170 12" in answer
     assert await bot.bot.service.opt_outs.opt_outs() == []
+
+
+class OptOutsDownOnce:
+    """The opt-out list of a database that is away for its first read, then back."""
+
+    def __init__(self, real: OptOutList) -> None:
+        self.real = real
+        self.reads = 0
+
+    async def opted_out(self, numbers: Sequence[str]) -> dict[str, OptOut]:
+        self.reads += 1
+        if self.reads == 1:
+            raise LedgerUnavailable("OperationalError")
+        return await self.real.opted_out(numbers)
+
+
+async def test_a_scheduled_send_whose_opt_out_check_meets_the_database_away_is_sent_once_back(
+    make_bot: MakeBot, fakes: ScriptedFakes, clock: ManualClock
+) -> None:
+    bot = await make_bot()
+    await schedule(bot, clock, minutes=30)
+    flaky = OptOutsDownOnce(bot.bot.service.opt_outs)
+    bot.bot.service.opt_outs = cast(OptOutList, flaky)  # its first read meets an outage
+
+    await fire_due(bot, clock)
+
+    (post,) = await fakes.sipgate.wait_for_posts(1)
+    assert post.json["recipient"] == ANNA
+    assert flaky.reads == 2  # read again once the database answered, not left claimed
+    send = await only_send(bot)
+    assert send.state is State.ACCEPTED

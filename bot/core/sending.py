@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from bot.core.access import AccessPolicy, Decision
 from bot.core.balance import BalanceWatch
@@ -49,13 +51,15 @@ from bot.logs import about_request, mask_number
 from bot.metrics import METRICS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RECIPIENT_CHARS = 32  # the ledger keeps a recipient in at most this many characters
-#: sipgate has answered, the database has not taken the outcome: write it again after this
-#: many seconds, doubling, for at most OUTCOME_RETRY_MOST (a restart of the database takes
-#: seconds). Writing an outcome twice is harmless: only a ``sending`` send takes one.
-OUTCOME_RETRY_FIRST = 0.5
-OUTCOME_RETRY_MOST = 120.0
+#: Once sends are claimed (``sending``), what the ledger must still do for them is tried again
+#: while the database is away (a restart takes seconds): after this many seconds, doubling, for
+#: at most DATABASE_RETRY_MOST. Never the SMS itself. Writing an outcome twice is harmless:
+#: only a ``sending`` send takes one.
+DATABASE_RETRY_FIRST = 0.5
+DATABASE_RETRY_MOST = 120.0
 
 
 @dataclass(frozen=True)
@@ -259,19 +263,12 @@ class SendService:
     async def _record_outcome(
         self, send_id: int, state: State, status: int | None, kind: str | None
     ) -> None:
-        """The outcome into the ledger, tried again while the database is away (the SMS is
-        not: it went out or not, only writing that down is repeated)."""
-        pause, waited = OUTCOME_RETRY_FIRST, 0.0
-        while True:
-            try:
-                await self.ledger.finish(send_id, state, sipgate_status=status, error_kind=kind)
-                return
-            except LedgerUnavailable:
-                if waited >= OUTCOME_RETRY_MOST:
-                    raise
-                log.warning("outcome not recorded yet: database unavailable")
-            await asyncio.sleep(pause)
-            waited, pause = waited + pause, pause * 2
+        """The outcome into the ledger (the SMS went out or not; only writing it down is
+        tried again)."""
+        await _despite_outage(
+            lambda: self.ledger.finish(send_id, state, sipgate_status=status, error_kind=kind),
+            "outcome not recorded yet",
+        )
 
     # --- later -------------------------------------------------------------------------------
 
@@ -282,7 +279,9 @@ class SendService:
             if not decision.allowed:
                 await self._cancel(request.sends, DENIED_KIND)
                 return
-            opted_out = await self.opt_outs.opted_out(list(request.recipients))
+            opted_out = await _despite_outage(
+                lambda: self.opt_outs.opted_out(list(request.recipients)), "opt-outs not read yet"
+            )
             await self._cancel([s for s in request.sends if s.recipient in opted_out], OPTED_OUT)
             sends = tuple(s for s in request.sends if s.recipient not in opted_out)
             if sends:
@@ -291,7 +290,10 @@ class SendService:
     async def _cancel(self, sends: Sequence[SendRecord], kind: str) -> None:
         """Claimed sends that must not go out after all (the requester or recipient refused)."""
         for send in sends:
-            await self.ledger.finish(send.id, State.CANCELLED, error_kind=kind)
+            await _despite_outage(
+                functools.partial(self.ledger.finish, send.id, State.CANCELLED, error_kind=kind),
+                "cancellation not recorded yet",
+            )
 
     async def cancel(self, request_id: int, user_id: str) -> CancelResult:
         """Cancel a scheduled request if ``user_id`` may (its requester or an admin)."""
@@ -310,6 +312,21 @@ class SendService:
         for send_id, request in left.items():
             await self.ledger.finish(send_id, State.UNKNOWN, error_kind=INTERRUPTED_KIND)
             log.warning("send interrupted by shutdown", extra={"request_id": request.id})
+
+
+async def _despite_outage(work: Callable[[], Awaitable[T]], waiting: str) -> T:
+    """``work`` (a ledger call for sends already claimed), tried again while the database is
+    unavailable, for at most ``DATABASE_RETRY_MOST`` seconds (``waiting`` is logged)."""
+    pause, waited = DATABASE_RETRY_FIRST, 0.0
+    while True:
+        try:
+            return await work()
+        except LedgerUnavailable:
+            if waited >= DATABASE_RETRY_MOST:
+                raise
+            log.warning("%s: database unavailable", waiting)
+        await asyncio.sleep(pause)
+        waited, pause = waited + pause, pause * 2
 
 
 def _key(draft: RequestDraft) -> dict[str, str]:
