@@ -54,6 +54,8 @@ PAT = SipgateAuth.personal_access_token(TOKEN_ID, TOKEN)
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NUMBER = "+49 151 12345678"
+INBOX = "C_INBOX"  # SMS_INBOX_CHANNEL of the bots with inbound on
+ANNA = "+4915112345678"  # NUMBER, as the ledger keeps it
 
 MakeBot = Callable[..., Awaitable[Sandbox]]
 OpenLedger = Callable[[], Awaitable[SqlLedger]]
@@ -433,3 +435,34 @@ async def _try_connect(engine: AsyncEngine, url: str) -> AsyncConnection | None:
         why = f"{type(exc).__name__}: {exc}"
         _unreachable.append(f"PostgreSQL at {redact_url(url)} is unreachable ({why})")
         return None
+
+
+# --- SMS coming back ---------------------------------------------------------------------------
+
+
+async def inbox_bot(make_bot: MakeBot, **settings: str) -> Sandbox:
+    """A bot with inbound on (the inbox channel ``INBOX``), polled by the test."""
+    return await make_bot(run_scheduler=False, SMS_INBOX_CHANNEL=INBOX, **settings)
+
+
+async def sms_arrives(bot: Sandbox, text: str = "Can you come at 3?") -> Message:
+    """An SMS from Anna, polled and shown (in the inbox, or in the thread of a request that
+    texted her); the message it is shown in."""
+    before = {m.ts for channel in (INBOX, "C_GENERAL") for m in bot.slack.messages(channel)}
+    bot.sipgate.receive_sms(ANNA, text)
+    assert bot.bot.inbox is not None
+    assert await bot.bot.inbox.round() == 1
+    await bot.delivered()
+    shown = [
+        m
+        for channel in (INBOX, "C_GENERAL")
+        for m in bot.slack.messages(channel)
+        if m.ts not in before
+    ]
+    (message,) = shown
+    return message
+
+
+async def status_known(bot: Sandbox, ts: str) -> bool:
+    """Whether the ledger knows the status message ``ts`` of one of alice's requests."""
+    return any(r.status_ts == ts for r in await bot.ledger.list_for_user("U_ALICE"))

@@ -19,34 +19,19 @@ from bot.sandbox.waiting import poll_until, probe_until
 from bot.slack.texts import HOW_TO_REPLY, REPLY_ACTION
 from bot.slack.views import decode_metadata
 from tests.fakes import ScriptedFakes
-from tests.helpers import MakeBot, thread, top_level, wait_thread
+from tests.helpers import (
+    ANNA,
+    INBOX,
+    MakeBot,
+    inbox_bot,
+    sms_arrives,
+    status_known,
+    thread,
+    top_level,
+    wait_thread,
+)
 
-INBOX = "C_INBOX"
-ANNA = "+4915112345678"
 MENTION = f"<@{BOT_USER_ID}>"
-
-
-async def inbox_bot(make_bot: MakeBot, **settings: str) -> Sandbox:
-    return await make_bot(run_scheduler=False, SMS_INBOX_CHANNEL=INBOX, **settings)
-
-
-async def sms_arrives(bot: Sandbox, text: str = "Can you come at 3?") -> Message:
-    """An SMS from Anna, polled and shown; the message it is shown in."""
-    before = {m.ts for m in bot.slack.messages(INBOX)} | {
-        m.ts for m in bot.slack.messages("C_GENERAL")
-    }
-    bot.sipgate.receive_sms(ANNA, text)
-    assert bot.bot.inbox is not None
-    assert await bot.bot.inbox.round() == 1
-    await bot.delivered()
-    shown = [
-        m
-        for channel in (INBOX, "C_GENERAL")
-        for m in bot.slack.messages(channel)
-        if m.ts not in before
-    ]
-    (message,) = shown
-    return message
 
 
 async def sent_texts(fakes: ScriptedFakes, count: int) -> list[tuple[str, str]]:
@@ -252,11 +237,6 @@ async def test_a_mention_in_a_request_thread_goes_to_the_sender_of_the_sms_poste
     assert shown.thread_ts == status.ts
     posts = await sent_texts(fakes, 2)
     assert posts[1] == (ANNA, "See you")
-
-
-async def status_known(bot: Sandbox, ts: str) -> bool:
-    """Whether the ledger knows the status message ``ts`` of one of alice's requests."""
-    return any(r.status_ts == ts for r in await bot.ledger.list_for_user("U_ALICE"))
 
 
 async def test_a_user_not_on_the_allowlist_is_told_and_nothing_is_sent(

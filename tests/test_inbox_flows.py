@@ -23,24 +23,21 @@ from bot.store import SqlLedger
 from bot.store.inbox import SqlInbox
 from tests.fakes import ScriptedFakes
 from tests.helpers import (
+    ANNA,
+    INBOX,
     MakeBot,
     PostgresDatabase,
     drop_ledger_tables,
+    inbox_bot,
+    status_known,
     thread,
     top_level,
     wait_thread,
 )
 
-INBOX = "C_INBOX"
-ANNA = "+4915112345678"
 BEN = "+4917012345678"
 #: Statuses retried after a Slack failure within a tenth of a second, not Slack's full second.
 QUICK_RETRY = Pace(rate=1000.0, burst=1000.0, backoff_first=0.05, backoff_most=0.1)
-
-
-async def inbox_bot(make_bot: MakeBot, **settings: str) -> Sandbox:
-    """A bot with inbound on (the inbox channel ``C_INBOX``), polled by the test."""
-    return await make_bot(run_scheduler=False, SMS_INBOX_CHANNEL=INBOX, **settings)
 
 
 def inbound_ledger(bot: Sandbox) -> SqlInbox:
@@ -91,11 +88,6 @@ async def quick_send(bot: Sandbox, text: str = "+49 151 12345678 See you at 3") 
         lambda: "the ledger never learnt where the status message is",
     )
     return parent
-
-
-async def status_known(bot: Sandbox, ts: str) -> bool:
-    """Whether the ledger knows the status message ``ts`` of one of alice's requests."""
-    return any(r.status_ts == ts for r in await bot.ledger.list_for_user("U_ALICE"))
 
 
 # --- where an SMS goes -------------------------------------------------------------------------

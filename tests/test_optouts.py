@@ -23,12 +23,16 @@ from bot.sandbox.slack_requests import BOT_USER_ID
 from bot.sandbox.waiting import poll_until
 from tests.fakes import ScriptedFakes
 from tests.helpers import (
+    ANNA,
+    INBOX,
     NUMBER,
     MakeBot,
     fire_due,
+    inbox_bot,
     only_send,
     response_texts,
     schedule,
+    sms_arrives,
     wait_thread,
 )
 
@@ -36,8 +40,6 @@ FAST = settings(max_examples=100, deadline=None)
 #: PRODUCT.md §8's keywords (the whole text, trimmed, any case, trailing "." and "!" ignored).
 OUT_KEYWORDS = ("STOP", "STOPP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "ABMELDEN")
 IN_KEYWORDS = ("START", "UNSTOP", "ANMELDEN")
-INBOX = "C_INBOX"
-ANNA = "+4915112345678"  # NUMBER, as the ledger keeps it
 SHOWN = "+49 1511 2345678"
 
 WHITESPACE = st.text(alphabet=" \t\n\r", max_size=4)
@@ -112,20 +114,6 @@ def test_near_keywords_are_not_opts() -> None:
 
 
 # --- STOP and START by SMS ---------------------------------------------------------------------
-
-
-async def inbox_bot(make_bot: MakeBot, **settings: str) -> Sandbox:
-    return await make_bot(run_scheduler=False, SMS_INBOX_CHANNEL=INBOX, **settings)
-
-
-async def sms_arrives(bot: Sandbox, text: str) -> Message:
-    """An SMS from Anna, polled and shown in the inbox channel; the message it is shown in."""
-    shown = len(bot.slack.messages(INBOX))
-    bot.sipgate.receive_sms(ANNA, text)
-    assert bot.bot.inbox is not None
-    assert await bot.bot.inbox.round() == 1
-    await bot.delivered()
-    return bot.slack.messages(INBOX)[shown]
 
 
 def content(message: Message) -> str:
