@@ -118,10 +118,18 @@ async def test_a_scheduler_cancelled_just_as_it_wakes_up_stops(
     rounds = counting_rounds(bot, monkeypatch)
     config = SchedulerConfig(grace=timedelta(minutes=15), interval=60, concurrency=CONCURRENCY)
     scheduler = SendScheduler(bot.ledger, bot.bot.service, config, clock, bot.bot.tracker)
+    sleeping = asyncio.Event()
+    sleep = scheduler._sleep
+
+    async def noted_sleep() -> None:
+        sleeping.set()
+        await sleep()
+
+    monkeypatch.setattr(scheduler, "_sleep", noted_sleep)
     loop = asyncio.create_task(scheduler.run())
     await poll_until(lambda: rounds[0] == 1, 5, lambda: "no first round")
-    for _ in range(5):
-        await asyncio.sleep(0)  # into its sleep until the next round
+    await asyncio.wait_for(sleeping.wait(), 5)  # in its sleep until the next round
+    await asyncio.sleep(0)  # …waiting for the wake-up event
 
     scheduler._wake.set()  # a freed slot wakes it…
     await asyncio.sleep(0)  # …its wait is over…
