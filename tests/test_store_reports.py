@@ -206,11 +206,11 @@ async def test_sms_per_user_count_the_last_day_and_month_without_refusals(
 
 
 async def test_the_opt_out_list_is_counted(ledger: SqlLedger, clock: ManualClock) -> None:
-    assert await ledger.opt_out_count() == 0
+    assert await ledger.opt_outs.count() == 0
     rows = [{"number": number, "since": clock(), "how": "STOP"} for number in (ANNA, BEN)]
     await ledger.database.write(lambda conn: conn.execute(insert(opt_outs), rows))
 
-    assert await ledger.opt_out_count() == 2
+    assert await ledger.opt_outs.count() == 2
 
 
 async def test_a_flag_changes_once_per_value(ledger: SqlLedger) -> None:

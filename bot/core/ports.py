@@ -129,10 +129,6 @@ class Ledger(Protocol):
         ones do not count), most in 30 days first."""
         ...
 
-    async def opt_out_count(self) -> int:
-        """How many numbers are on the opt-out list."""
-        ...
-
     async def audit_rows(
         self, period: AuditPeriod, *, after: int | None, limit: int
     ) -> list[AuditRow]:
@@ -259,6 +255,10 @@ class OptOutList(Protocol):
 
     async def opt_outs(self) -> list[OptOut]:
         """The whole list, newest first."""
+        ...
+
+    async def count(self) -> int:
+        """How many numbers are on the list."""
         ...
 
 

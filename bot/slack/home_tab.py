@@ -45,5 +45,5 @@ async def _admin_part(ctx: SlackContext) -> AdminPart:
         everyone=listing.requests,
         counts=await ledger.counts_by_user(ctx.service.clock()),
         balance=await ctx.balance.read(),
-        opt_outs=await ledger.opt_out_count(),
+        opt_outs=await ctx.service.opt_outs.count(),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 
 from bot.core import Opt, OptOut, opt_keyword
 from bot.store.database import Database
@@ -25,6 +25,11 @@ class SqlOptOuts:
         stmt = select(opt_outs).where(opt_outs.c.number.in_(list(numbers)))
         rows = await self._database.read(lambda conn: conn.execute(stmt).all())
         return {row.number: _opt_out(row) for row in rows}
+
+    async def count(self) -> int:
+        stmt = select(func.count()).select_from(opt_outs)
+        found: int | None = await self._database.read(lambda conn: conn.scalar(stmt))
+        return found or 0
 
     async def opt_out(self, number: str, how: str, by: str | None, now: datetime) -> bool:
         return await self._database.write(lambda conn: add(conn, number, how, by, now))

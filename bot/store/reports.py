@@ -11,7 +11,7 @@ from sqlalchemy import Connection, case, exists, func, select, update
 
 from bot.core import Listing, State, UserCounts
 from bot.store.queries import COUNTED, dialect_insert, load_requests
-from bot.store.schema import bot_state, opt_outs, requests, sends
+from bot.store.schema import bot_state, requests, sends
 
 DAY = timedelta(days=1)
 MONTH = timedelta(days=30)
@@ -51,11 +51,6 @@ def counts_by_user(conn: Connection, now: datetime) -> list[UserCounts]:
         .order_by(month.desc(), sends.c.user_id)
     )
     return [UserCounts(user, int(d or 0), int(m)) for user, d, m in conn.execute(stmt)]
-
-
-def opt_out_count(conn: Connection) -> int:
-    count: int | None = conn.scalar(select(func.count()).select_from(opt_outs))
-    return count or 0
 
 
 def set_flag(conn: Connection, key: str, value: str, at: datetime) -> bool:

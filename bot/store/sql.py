@@ -322,9 +322,6 @@ class SqlLedger(Ledger):
     async def counts_by_user(self, now: datetime) -> list[UserCounts]:
         return await self.database.read(lambda conn: reports.counts_by_user(conn, now))
 
-    async def opt_out_count(self) -> int:
-        return await self.database.read(reports.opt_out_count)
-
     async def audit_rows(
         self, period: AuditPeriod, *, after: int | None, limit: int
     ) -> list[AuditRow]:
